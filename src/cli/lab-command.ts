@@ -1,0 +1,149 @@
+import Table from "cli-table3";
+import { Command, Option } from "commander";
+import { RingfenceError } from "../errors.js";
+import {
+  DEFAULT_LAB_HOSTS,
+  DEFAULT_LAB_NAME,
+  DEFAULT_LAB_SEED,
+  labDown,
+  labStatus,
+  labUp,
+  MAX_LAB_HOSTS,
+  readGroundTruth,
+  type LabState,
+} from "../lab/index.js";
+import { parseCount } from "./main.js";
+
+interface LabRefOptions {
+  name: string;
+  labDir?: string;
+  json?: boolean;
+}
+
+const refOptions = (command: Command): Command =>
+  command
+    .option("--name <name>", "lab name (several labs can run side by side)", DEFAULT_LAB_NAME)
+    .addOption(new Option("--lab-dir <dir>", "lab state directory").env("RINGFENCE_LAB_DIR"))
+    .option("--json", "print JSON");
+
+const ref = (o: LabRefOptions) => ({
+  name: o.name,
+  ...(o.labDir !== undefined ? { stateDir: o.labDir } : {}),
+});
+
+function describeLab(state: LabState): string {
+  return [
+    `lab "${state.name}": ${state.hosts} hosts at ${state.range} (seed ${state.seed})`,
+    `  mode ${state.mode}${state.netns ? `, namespace ${state.netns} (${state.netnsPath})` : ""}` +
+      (state.portOffset
+        ? `, port offset ${state.portOffset} (135 listens on ${135 + state.portOffset})`
+        : ""),
+    `  ports tcp ${state.tcpPorts.join(",")} udp ${state.udpPorts.join(",")}; daemon pid ${state.pid}`,
+    `  ground truth ${state.groundTruthFile}`,
+  ].join("\n");
+}
+
+async function personaTable(state: LabState): Promise<string> {
+  const truth = await readGroundTruth(state);
+  const counts = new Map<string, number>();
+  for (const host of truth.hosts) counts.set(host.label, (counts.get(host.label) ?? 0) + 1);
+  const table = new Table({
+    head: ["persona", "hosts"],
+    style: { head: [], border: [], compact: true },
+  });
+  for (const [label, count] of [...counts].sort((a, b) => b[1] - a[1]))
+    table.push([label, String(count)]);
+  return table.toString();
+}
+
+export function registerLabCommand(program: Command): void {
+  const lab = program
+    .command("lab")
+    .description(
+      "a simulated Windows estate on loopback (NT4/2000/XP/2003, patched and not, shielded,\n" +
+        "Blaster-infected, non-Windows, silent and filtered hosts) to train on, demo and test against",
+    );
+  refOptions(
+    lab
+      .command("up")
+      .description(
+        "start a lab (netns mode as root: own namespace and nftables; bind mode otherwise)",
+      )
+      .option("--hosts <n>", "number of hosts", parseCount(1, MAX_LAB_HOSTS), DEFAULT_LAB_HOSTS)
+      .option(
+        "--seed <seed>",
+        "persona seed: the same seed gives the same estate",
+        DEFAULT_LAB_SEED,
+      )
+      .addOption(
+        new Option("--mode <mode>", "where the lab runs")
+          .choices(["auto", "netns", "bind"])
+          .default("auto"),
+      )
+      .option(
+        "--port-offset <n>",
+        "add this to every port on the wire (default: 0 netns, 20000 bind)",
+        parseCount(0, 60000),
+      )
+      .option(
+        "--workers <n>",
+        "netns mode: accept worker processes sharing the listeners",
+        parseCount(0, 16),
+      ),
+  ).action(
+    async (
+      o: LabRefOptions & {
+        hosts: number;
+        seed: string;
+        mode: "auto" | "netns" | "bind";
+        portOffset?: number;
+        workers?: number;
+      },
+    ) => {
+      const state = await labUp({
+        ...ref(o),
+        hosts: o.hosts,
+        seed: o.seed,
+        mode: o.mode,
+        ...(o.portOffset !== undefined ? { portOffset: o.portOffset } : {}),
+        ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      });
+      if (o.json) process.stdout.write(JSON.stringify(state, null, 2) + "\n");
+      else
+        process.stdout.write(
+          `${describeLab(state)}\n  up in ${Math.round(state.timings.totalMs)} ms; scan it with: ringfence scan ${state.range}\n`,
+        );
+    },
+  );
+  refOptions(
+    lab.command("down").description("stop a lab and remove its namespace, firewall and files"),
+  ).action(async (o: LabRefOptions) => {
+    const result = await labDown(ref(o));
+    if (o.json) process.stdout.write(JSON.stringify(result) + "\n");
+    else
+      process.stdout.write(
+        result.stopped || result.netnsDeleted
+          ? `lab "${result.name}" is down\n`
+          : `lab "${result.name}" was not running (cleaned up)\n`,
+      );
+  });
+  refOptions(
+    lab.command("status").description("show a lab: range, mode, personas, liveness"),
+  ).action(async (o: LabRefOptions) => {
+    const status = await labStatus(ref(o));
+    if (!status) {
+      if (o.json) process.stdout.write("null\n");
+      throw new RingfenceError("RINGFENCE_LAB", `lab "${o.name}" is not up`, {
+        hint: "start it with `ringfence lab up`",
+      });
+    }
+    if (o.json) {
+      process.stdout.write(JSON.stringify(status, null, 2) + "\n");
+      return;
+    }
+    process.stdout.write(
+      `${describeLab(status.state)}\n  daemon ${status.alive ? "running" : "NOT running (run `ringfence lab down` to clean up)"}` +
+        `${status.netnsPresent ? "" : "; namespace missing"}\n${await personaTable(status.state)}\n`,
+    );
+  });
+}

@@ -1,0 +1,110 @@
+import cliProgress from "cli-progress";
+import type { ScanProgress } from "../scan/index.js";
+
+export type ProgressMode = "auto" | "bar" | "plain" | "json" | "none";
+export const PROGRESS_MODES: readonly ProgressMode[] = ["auto", "bar", "plain", "json", "none"];
+
+export interface ProgressDisplay {
+  start(info: { scanId: string; total: number; engine: string; resumed: boolean }): void;
+  update(progress: ScanProgress): void;
+  warn(code: string, message: string): void;
+  stop(): void;
+}
+
+function seconds(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms)) return "?";
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`;
+}
+
+/** A live bar on a terminal, periodic plain lines in logs, JSON events for programs. */
+export function createProgressDisplay(
+  mode: ProgressMode,
+  stream: NodeJS.WriteStream,
+): ProgressDisplay {
+  const resolved = mode === "auto" ? (stream.isTTY ? "bar" : "plain") : mode;
+  const write = (text: string) => stream.write(text);
+  switch (resolved) {
+    case "bar": {
+      const bar = new cliProgress.SingleBar(
+        {
+          stream,
+          format:
+            " {bar} {percentage}% | {value}/{total} probes | {rate}/s | ETA {etaText} | open {open}",
+          hideCursor: true,
+          clearOnComplete: false,
+          fps: 10,
+        },
+        cliProgress.Presets.shades_classic,
+      );
+      let started = false;
+      return {
+        start(info) {
+          write(`scan ${info.scanId}${info.resumed ? " (resumed)" : ""} with ${info.engine}\n`);
+          bar.start(info.total, 0, { rate: 0, etaText: "?", open: 0 });
+          started = true;
+        },
+        update(p) {
+          bar.update(p.done, {
+            rate: Math.round(p.probesPerSecond),
+            etaText: seconds(p.etaMs),
+            open: p.open,
+          });
+        },
+        warn(_code, message) {
+          // Written above the bar so it stays readable.
+          if (started) bar.stop();
+          write(`ringfence: warning: ${message}\n`);
+          if (started) bar.start(bar.getTotal(), 0);
+        },
+        stop() {
+          if (started) bar.stop();
+        },
+      };
+    }
+    case "plain": {
+      let last = 0;
+      let latest: ScanProgress | undefined;
+      const line = (p: ScanProgress) =>
+        write(
+          `progress: ${((p.done / Math.max(1, p.total)) * 100).toFixed(1)}% ${p.done}/${p.total} probes, ` +
+            `${Math.round(p.probesPerSecond)}/s, open ${p.open}, eta ${seconds(p.etaMs)}\n`,
+        );
+      return {
+        start(info) {
+          write(
+            `scan ${info.scanId}${info.resumed ? " (resumed)" : ""} started: ${info.total} probes with ${info.engine}\n`,
+          );
+        },
+        update(p) {
+          latest = p;
+          const now = performance.now();
+          if (now - last >= 2000) {
+            last = now;
+            line(p);
+          }
+        },
+        warn(_code, message) {
+          write(`ringfence: warning: ${message}\n`);
+        },
+        stop() {
+          if (latest) line(latest);
+        },
+      };
+    }
+    case "json":
+      return {
+        start(info) {
+          write(JSON.stringify({ type: "start", ...info }) + "\n");
+        },
+        update(p) {
+          write(JSON.stringify({ type: "progress", ...p }) + "\n");
+        },
+        warn(code, message) {
+          write(JSON.stringify({ type: "warning", code, message }) + "\n");
+        },
+        stop() {},
+      };
+    case "none":
+      return { start() {}, update() {}, warn() {}, stop() {} };
+  }
+}

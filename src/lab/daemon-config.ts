@@ -1,0 +1,34 @@
+import { z } from "zod";
+import { MAX_LAB_HOSTS } from "./address.js";
+
+/**
+ * The contract between `labUp` and the daemon process: written by labUp as JSON next to the
+ * state file, passed as the daemon's only argument. The daemon recomputes the estate from the
+ * seed, so this stays a few hundred bytes even for a /14.
+ */
+export const daemonConfigSchema = z.object({
+  name: z.string().min(1),
+  mode: z.enum(["netns", "bind"]),
+  hosts: z.number().int().min(1).max(MAX_LAB_HOSTS),
+  seed: z.string(),
+  portOffset: z.number().int().min(0).max(65_000),
+  tcpPorts: z.array(z.number().int().min(1).max(65_535)),
+  /** Where the daemon reports readiness (or its startup error) as JSON, written atomically. */
+  readyFile: z.string().min(1),
+  /** TCP accept workers (Node cluster, shared listening sockets); 0 = accept in the main process. */
+  workers: z.number().int().min(0).max(16),
+});
+
+export type DaemonConfig = z.infer<typeof daemonConfigSchema>;
+
+/** What the daemon writes to `readyFile`. */
+export type DaemonReady =
+  | {
+      readonly ok: true;
+      readonly pid: number;
+      readonly tcpListeners: number;
+      readonly udpSockets: number;
+      readonly workers: number;
+      readonly rssBytes: number;
+    }
+  | { readonly ok: false; readonly pid: number; readonly error: string };

@@ -1,0 +1,42 @@
+/**
+ * `ringfence lab`: a simulated 2003-era Windows estate on loopback, for training, demos, users' CI
+ * pipelines, and as the target of our own tests and benchmarks.
+ */
+export {
+  labUp,
+  labDown,
+  labStatus,
+  DEFAULT_BIND_PORT_OFFSET,
+  DEFAULT_LAB_HOSTS,
+  DEFAULT_LAB_SEED,
+  MAX_BIND_SOCKETS,
+  type LabDownResult,
+  type LabRef,
+  type LabStatus,
+  type LabUpOptions,
+} from "./lab.js";
+export { DEFAULT_LAB_NAME, defaultStateDir, netnsNameFor, type LabState } from "./lab-state.js";
+export {
+  expectedObservations,
+  readGroundTruth,
+  type ExpectedObservation,
+  type GroundTruth,
+  type GroundTruthHost,
+  type PortLists,
+} from "./ground-truth.js";
+export {
+  Estate,
+  LAB_TCP_PORTS,
+  LAB_UDP_PORTS,
+  LAB_WORKGROUP,
+  PERSONAS,
+  computerName,
+  personaById,
+  type LabHost,
+  type NetbiosBehaviour,
+  type NetbiosIdentity,
+  type PatchState,
+  type Persona,
+} from "./personas.js";
+export { LAB_BASE, MAX_LAB_HOSTS, labAddress, labIndex, labRange } from "./address.js";
+export type { LabMode } from "./behaviour.js";

@@ -1,0 +1,46 @@
+import type { Socket } from "node:net";
+import type { LabHost } from "./personas.js";
+
+/**
+ * What the lab daemon does with an accepted TCP connection. Today every port only completes the
+ * handshake and holds the connection; the DCERPC (135, 593) and SMB (139, 445) emulators of later
+ * issues register here by nominal port and can branch on `context.host.persona`.
+ */
+export interface ConnectionContext {
+  readonly host: LabHost;
+  /** The port as the persona knows it (135). */
+  readonly nominalPort: number;
+  /** The port on the wire (135 + portOffset). */
+  readonly wirePort: number;
+}
+
+/** Must not throw, and must eventually end or destroy the socket; the daemon guards both. */
+export type ConnectionHandler = (socket: Socket, context: ConnectionContext) => void;
+
+/** How long a silent connection is held before the lab closes it. */
+export const IDLE_TIMEOUT_MS = 10_000;
+/** After our FIN, how long a peer that never closes keeps the descriptor. */
+const LINGER_AFTER_END_MS = 1_000;
+
+/**
+ * Hold the connection like a service waiting for a request: read and discard, close when the
+ * peer closes or after 10 s of silence. Never accept-then-reset: a scanner must see a plain open port.
+ */
+export const holdConnection: ConnectionHandler = (socket) => {
+  socket.setTimeout(IDLE_TIMEOUT_MS, () => {
+    socket.end();
+    socket.setTimeout(LINGER_AFTER_END_MS, () => socket.destroy());
+  });
+  socket.resume();
+};
+
+const byPort = new Map<number, ConnectionHandler>();
+
+/** Attach a protocol emulator to a nominal port (later: DCERPC on 135/593, SMB on 139/445). */
+export function registerConnectionHandler(nominalPort: number, handler: ConnectionHandler): void {
+  byPort.set(nominalPort, handler);
+}
+
+export function connectionHandlerFor(nominalPort: number): ConnectionHandler {
+  return byPort.get(nominalPort) ?? holdConnection;
+}

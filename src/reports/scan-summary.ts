@@ -1,0 +1,80 @@
+import type { PortState } from "../scan/index.js";
+import type { ObservationRow, ScanRecord, Store } from "../store/index.js";
+
+export interface ExposedHost {
+  readonly address: string;
+  /** "tcp/135", "udp/137", ... in protocol then port order. */
+  readonly open: readonly string[];
+  /** NetBIOS names and other details probes learned, keyed by service. */
+  readonly details: Readonly<Record<string, unknown>>;
+}
+
+/** One result model for every output format (text, JSON, JSONL): the reporters only render it. */
+export interface ScanSummary {
+  readonly scan: Pick<
+    ScanRecord,
+    "id" | "status" | "startedAt" | "finishedAt" | "totalProbes" | "probesDone" | "command"
+  >;
+  readonly counts: Readonly<Record<PortState, number>>;
+  /** Hosts that answered at all (an open or closed port). */
+  readonly hostsAnswering: number;
+  readonly exposedHosts: readonly ExposedHost[];
+  /** Per service, how many hosts have it open, in protocol then port order. */
+  readonly openByService: readonly { readonly service: string; readonly hosts: number }[];
+}
+
+function serviceKey(row: Pick<ObservationRow, "protocol" | "port">): string {
+  return `${row.protocol}/${row.port}`;
+}
+
+export async function summarizeScan(store: Store, scanId: string): Promise<ScanSummary> {
+  const scan = await store.requireScan(scanId);
+  const rows = await store.scanObservations(scanId);
+  const counts: Record<PortState, number> = {
+    open: 0,
+    closed: 0,
+    filtered: 0,
+    "open|filtered": 0,
+  };
+  const answering = new Set<string>();
+  const exposed = new Map<string, { open: string[]; details: Record<string, unknown> }>();
+  const byService = new Map<string, number>();
+  for (const row of rows) {
+    counts[row.state]++;
+    if (row.state === "open" || row.state === "closed") answering.add(row.address);
+    if (row.state !== "open") continue;
+    const key = serviceKey(row);
+    const host = exposed.get(row.address) ?? { open: [], details: {} };
+    host.open.push(key);
+    if (row.detail) host.details[key] = row.detail;
+    exposed.set(row.address, host);
+    byService.set(key, (byService.get(key) ?? 0) + 1);
+  }
+  const order = (a: string, b: string) => {
+    const [pa, na] = a.split("/") as [string, string];
+    const [pb, nb] = b.split("/") as [string, string];
+    return pa === pb ? Number(na) - Number(nb) : pa < pb ? -1 : 1;
+  };
+  return {
+    scan: {
+      id: scan.id,
+      status: scan.status,
+      startedAt: scan.startedAt,
+      finishedAt: scan.finishedAt,
+      totalProbes: scan.totalProbes,
+      probesDone: scan.probesDone,
+      command: scan.command,
+    },
+    counts,
+    hostsAnswering: answering.size,
+    // Rows come in numeric address order, and Map keeps insertion order.
+    exposedHosts: [...exposed].map(([address, host]) => ({
+      address,
+      open: host.open.sort(order),
+      details: host.details,
+    })),
+    openByService: [...byService]
+      .sort(([a], [b]) => order(a, b))
+      .map(([service, hosts]) => ({ service, hosts })),
+  };
+}

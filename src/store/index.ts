@@ -1,0 +1,16 @@
+export { openStore } from "./open-store.js";
+export { DEFAULT_STORE_LOCATION, parseStoreLocation } from "./store-location.js";
+export type { StoreLocation } from "./store-location.js";
+export { LATEST_SCHEMA_VERSION } from "./migrations.js";
+export { RINGFENCE_APPLICATION_ID } from "./sqlite/sqlite-inspector.js";
+export type {
+  Checkpoint,
+  HostFilter,
+  HostRow,
+  ObservationRow,
+  ScanRecord,
+  ScanStatus,
+  ServiceFilter,
+  ServiceRow,
+  Store,
+} from "./store.js";

@@ -1,0 +1,94 @@
+import type { Generated } from "kysely";
+import type { PortState, Protocol } from "../scan/observation.js";
+
+/**
+ * The tables as kysely sees them. Column names are snake_case SQL; the Store API maps them to
+ * camelCase records so that no caller depends on the physical schema.
+ */
+export type ScanStatus = "running" | "completed" | "interrupted" | "failed";
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface ScansTable {
+  id: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  status: ScanStatus;
+  command: string;
+  params_json: string;
+  params_hash: string;
+  total_probes: number;
+  checkpoint_step: number;
+  probes_done: number;
+  counts_json: string;
+  error: string | null;
+}
+
+export interface AssetsTable {
+  id: Generated<number>;
+  address: string;
+  address_key: string;
+  family: string;
+  hostnames_json: string;
+  first_seen: string;
+  last_seen: string;
+  os: string | null;
+  os_confidence: number | null;
+  detail_json: string | null;
+}
+
+export interface ServicesTable {
+  id: Generated<number>;
+  asset_id: number;
+  protocol: Protocol;
+  port: number;
+  state: PortState;
+  reason: string;
+  first_seen: string;
+  last_seen: string;
+  last_scan_id: string;
+  detail_json: string | null;
+}
+
+export interface ObservationsTable {
+  id: Generated<number>;
+  scan_id: string;
+  /** Null while the address has not answered on any port (no asset yet). */
+  asset_id: number | null;
+  address: string;
+  address_key: string;
+  protocol: Protocol;
+  port: number;
+  state: PortState;
+  reason: string;
+  rtt_ms: number | null;
+  observed_at: string;
+  detail_json: string | null;
+}
+
+export interface FindingsTable {
+  id: Generated<number>;
+  asset_id: number;
+  protocol: Protocol;
+  port: number;
+  advisory: string;
+  check_id: string;
+  verdict: string;
+  evidence_json: string | null;
+  first_seen: string;
+  last_seen: string;
+  status: string;
+}
+
+export interface StoreDatabase {
+  ringfence_meta: MetaTable;
+  scans: ScansTable;
+  assets: AssetsTable;
+  services: ServicesTable;
+  observations: ObservationsTable;
+  findings: FindingsTable;
+}
