@@ -65,11 +65,17 @@ function buildProgram(): Command {
         "scan what is exposed, protect it, rate the risk, fix it, verify, reconnect.",
     )
     .version(VERSION)
-    .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({
       writeErr: (text) => process.stderr.write(text),
-      outputError: (text, write) => write(`ringfence: ${text.replace(/^error: /, "")}`),
+      // One line per error, as every other ringfence failure.
+      outputError: (text, write) =>
+        write(
+          `ringfence: ${text
+            .replace(/^error: /, "")
+            .trim()
+            .replace(/\s*\n\s*/g, " ")} (see --help)\n`,
+        ),
     });
   registerScanCommand(program);
   registerInventoryCommands(program);

@@ -8,6 +8,8 @@ export interface ProgressDisplay {
   start(info: { scanId: string; total: number; engine: string; resumed: boolean }): void;
   update(progress: ScanProgress): void;
   warn(code: string, message: string): void;
+  /** Informational line (engine choice, lab routing). */
+  note(message: string): void;
   stop(): void;
 }
 
@@ -56,8 +58,12 @@ export function createProgressDisplay(
           write(`ringfence: warning: ${message}\n`);
           if (started) bar.start(bar.getTotal(), 0);
         },
+        note(message) {
+          if (!started) write(`ringfence: ${message}\n`);
+        },
         stop() {
           if (started) bar.stop();
+          started = false;
         },
       };
     }
@@ -86,8 +92,12 @@ export function createProgressDisplay(
         warn(_code, message) {
           write(`ringfence: warning: ${message}\n`);
         },
+        note(message) {
+          write(`ringfence: ${message}\n`);
+        },
         stop() {
           if (latest) line(latest);
+          latest = undefined;
         },
       };
     }
@@ -102,9 +112,12 @@ export function createProgressDisplay(
         warn(code, message) {
           write(JSON.stringify({ type: "warning", code, message }) + "\n");
         },
+        note(message) {
+          write(JSON.stringify({ type: "note", message }) + "\n");
+        },
         stop() {},
       };
     case "none":
-      return { start() {}, update() {}, warn() {}, stop() {} };
+      return { start() {}, update() {}, warn() {}, note() {}, stop() {} };
   }
 }

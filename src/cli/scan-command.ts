@@ -189,12 +189,10 @@ export function registerScanCommand(program: Command): void {
           {
             onStart(info) {
               scanId = info.scan.id;
-              for (const note of info.notes)
-                if (!options.quiet && format === "text")
-                  process.stderr.write(`ringfence: ${note}\n`);
-              if (info.lab && !options.quiet)
-                process.stderr.write(
-                  `ringfence: scanning lab "${info.lab.name}"${info.lab.netnsPath ? ` in ${info.lab.netnsPath}` : ""}${info.lab.portOffset ? ` (port offset ${info.lab.portOffset})` : ""}\n`,
+              for (const note of info.notes) display.note(note);
+              if (info.lab)
+                display.note(
+                  `scanning lab "${info.lab.name}"${info.lab.netnsPath ? ` in ${info.lab.netnsPath}` : ""}${info.lab.portOffset ? ` (port offset ${info.lab.portOffset})` : ""}`,
                 );
               display.start({
                 scanId: info.scan.id,

@@ -11,7 +11,7 @@ import {
 } from "../scan/index.js";
 import { selectEngine, type EngineChoice } from "../scan/index.js";
 import { loadNativeAddon } from "../scan/index.js";
-import { loadScope, type Scope } from "../scope/index.js";
+import { loadScope, scopeViolation, type Scope } from "../scope/index.js";
 import type { ScanRecord, Store } from "../store/index.js";
 import {
   buildTargetSpace,
@@ -95,12 +95,8 @@ export interface ScanJobResult {
 /** Refuses a target space that leaves the scope, before a single probe is prepared. */
 function assertInScope(space: TargetSpace, scope: Scope): void {
   const outside = scope.firstOutside(space);
-  if (outside !== undefined)
-    throw new RingfenceError(
-      "RINGFENCE_SCOPE_VIOLATION",
-      `target ${outside} is outside the authorized scope "${scope.name}" (${scope.describe()}); nothing was sent`,
-      { hint: "add it to a scope file and pass --scope FILE if you are authorized to scan it" },
-    );
+  // Checked on the whole space with range algebra, before a single probe is prepared.
+  if (outside !== undefined) throw scopeViolation(outside, scope);
 }
 
 /** The lab to scan through, if one is up and holds every target. */

@@ -1,5 +1,4 @@
-import { RingfenceError } from "../errors.js";
-import type { Scope } from "../scope/index.js";
+import { scopeViolation, type Scope } from "../scope/index.js";
 import { CyclicOrder, type CyclicOrderParams, type TargetSpace } from "../targets/index.js";
 import { AsyncQueue } from "../util/async-queue.js";
 import type { EngineStats, TcpProbe, TcpProbeEngine } from "./engines/probe-engine.js";
@@ -121,12 +120,7 @@ export function runScan(
 
   const checkScope = (address: string, v4: number): void => {
     const allowed = v4 >= 0 ? plan.scope.allowsV4(v4) : plan.scope.allows(address);
-    if (!allowed)
-      throw new RingfenceError(
-        "RINGFENCE_SCOPE_VIOLATION",
-        `${address} is outside the authorized scope "${plan.scope.name}" (${plan.scope.describe()}); nothing was sent to it`,
-        { hint: "add it to a scope file and pass --scope FILE if you are authorized to scan it" },
-      );
+    if (!allowed) throw scopeViolation(address, plan.scope);
   };
 
   // Decided in the current phase, in any order (the checkpoint uses the gap-free prefix instead).
