@@ -19,7 +19,7 @@ import { labIndex } from "./address.js";
 import { behaviourOf, type LabMode } from "./behaviour.js";
 import { daemonConfigSchema, type DaemonConfig, type DaemonReady } from "./daemon-config.js";
 import { NbnsResponder } from "./nbns-responder.js";
-import { Estate, NBNS_PORT, type LabHost } from "./personas.js";
+import { Estate, NBNS_PORT, PERSONAS, type LabHost } from "./personas.js";
 import { connectionHandlerFor } from "./protocol-handlers.js";
 
 /**
@@ -32,9 +32,32 @@ const BACKLOG = 65_535;
  * new one is closed at once (net.Server#maxConnections) instead of failing accept() with EMFILE.
  */
 const MAX_CONNECTIONS = 15_000;
+/**
+ * A silent connection is held 10 s, like a service waiting for a request. Under pressure (clients
+ * that connect and never close) the hold shrinks to 1 s, so descriptors come back long before the
+ * cap above would make the daemon close fresh connections (an accept-then-close a scanner sees).
+ */
+const IDLE_TIMEOUT_MS = 10_000;
+const IDLE_TIMEOUT_UNDER_PRESSURE_MS = 1_000;
+const PRESSURE_CONNECTIONS = 5_000;
+let liveConnections = 0;
 
 function log(message: string): void {
   process.stderr.write(`${new Date().toISOString()} [${process.pid}] ${message}\n`);
+}
+
+/** Errors that can repeat per connection (EMFILE under overload) are logged once a second. */
+const lastLogged = new Map<string, { at: number; suppressed: number }>();
+function logThrottled(key: string, message: string): void {
+  const now = Date.now();
+  const entry = lastLogged.get(key);
+  if (entry !== undefined && now - entry.at < 1_000) {
+    entry.suppressed++;
+    return;
+  }
+  const suppressed = entry?.suppressed ?? 0;
+  lastLogged.set(key, { at: now, suppressed: 0 });
+  log(suppressed > 0 ? `${message} (and ${suppressed} more like it)` : message);
 }
 
 function writeReady(file: string, ready: DaemonReady): void {
@@ -48,17 +71,33 @@ function loadConfig(path: string | undefined): DaemonConfig {
   return daemonConfigSchema.parse(JSON.parse(readFileSync(path, "utf8")));
 }
 
+/** What the accept path needs, computed once: the estate and each persona's open nominal ports. */
+interface Lab {
+  readonly estate: Estate;
+  readonly config: DaemonConfig;
+  readonly openByPersona: readonly ReadonlySet<number>[];
+}
+
+function makeLab(config: DaemonConfig): Lab {
+  const mode: LabMode = config.mode;
+  return {
+    estate: new Estate(config.seed, config.hosts),
+    config,
+    openByPersona: PERSONAS.map((persona) => {
+      const tcp = behaviourOf(persona, mode, config.tcpPorts).tcp;
+      return new Set([...tcp].filter(([, state]) => state === "open").map(([port]) => port));
+    }),
+  };
+}
+
 /** Accept path: cheap, never throws, every socket gets an error listener before anything else. */
-function onConnection(
-  socket: net.Socket,
-  estate: Estate,
-  mode: LabMode,
-  config: DaemonConfig,
-  fixedHost: LabHost | null,
-): void {
+function onConnection(socket: net.Socket, lab: Lab, fixedHost: LabHost | null): void {
+  const { estate, config } = lab;
   socket.on("error", () => {
     // ECONNRESET / EPIPE from scanners that close with RST: expected, nothing to do.
   });
+  liveConnections++;
+  socket.once("close", () => liveConnections--);
   try {
     const wirePort = socket.localPort;
     const index =
@@ -68,17 +107,19 @@ function onConnection(
       socket.destroy();
       return;
     }
-    const host = fixedHost ?? estate.host(index);
     const nominalPort = wirePort - config.portOffset;
     // The firewall (netns) or the bind list (bind mode) already guarantees this; checked so that a
-    // misconfigured namespace shows up as a refused connection rather than a false "open".
-    if (behaviourOf(host.persona, mode, config.tcpPorts).tcp.get(nominalPort) !== "open") {
+    // broken ruleset shows up as a reset (which the tests catch) rather than a silent false "open".
+    if (lab.openByPersona[estate.personaOf[index] ?? -1]?.has(nominalPort) !== true) {
       socket.resetAndDestroy();
       return;
     }
-    connectionHandlerFor(nominalPort)(socket, { host, nominalPort, wirePort });
+    const host = fixedHost ?? estate.host(index);
+    const idleTimeoutMs =
+      liveConnections > PRESSURE_CONNECTIONS ? IDLE_TIMEOUT_UNDER_PRESSURE_MS : IDLE_TIMEOUT_MS;
+    connectionHandlerFor(nominalPort)(socket, { host, nominalPort, wirePort, idleTimeoutMs });
   } catch (error) {
-    log(`connection handler failed: ${String(error)}`);
+    logThrottled("handler", `connection handler failed: ${String(error)}`);
     socket.destroy();
   }
 }
@@ -89,48 +130,40 @@ function listen(server: net.Server, port: number, host: string): Promise<void> {
     server.listen({ port, host, backlog: BACKLOG }, () => {
       server.off("error", reject);
       // Accept errors (EMFILE under overload) must not kill the lab.
-      server.on("error", (error) => log(`listener ${host}:${port}: ${error.message}`));
+      server.on("error", (error) =>
+        logThrottled(`listen:${port}`, `listener ${host}:${port}: ${error.message}`),
+      );
       resolve();
     });
   });
 }
 
-function newServer(
-  estate: Estate,
-  config: DaemonConfig,
-  maxConnections: number,
-  fixedHost: LabHost | null,
-): net.Server {
-  const server = net.createServer({ pauseOnConnect: false, noDelay: true });
+function newServer(lab: Lab, maxConnections: number, fixedHost: LabHost | null): net.Server {
+  const server = net.createServer({ noDelay: true });
   server.maxConnections = maxConnections;
-  server.on("connection", (socket) => onConnection(socket, estate, config.mode, config, fixedHost));
+  server.on("connection", (socket) => onConnection(socket, lab, fixedHost));
   return server;
 }
 
 /** netns: wildcard listeners, one per TCP port of the universe. */
-async function listenWildcard(
-  estate: Estate,
-  config: DaemonConfig,
-  maxConnections: number,
-): Promise<net.Server[]> {
+async function listenWildcard(lab: Lab, maxConnections: number): Promise<net.Server[]> {
   const servers: net.Server[] = [];
-  for (const port of config.tcpPorts) {
-    const server = newServer(estate, config, maxConnections, null);
-    await listen(server, port + config.portOffset, "0.0.0.0");
+  for (const port of lab.config.tcpPorts) {
+    const server = newServer(lab, maxConnections, null);
+    await listen(server, port + lab.config.portOffset, "0.0.0.0");
     servers.push(server);
   }
   return servers;
 }
 
 /** bind: one listener per (address, open port); closed ports have none and RST in the kernel. */
-async function listenPerAddress(estate: Estate, config: DaemonConfig): Promise<net.Server[]> {
+async function listenPerAddress(lab: Lab): Promise<net.Server[]> {
+  const { estate, config } = lab;
   const servers: net.Server[] = [];
   for (let i = 0; i < estate.hosts; i++) {
     const host = estate.host(i);
-    const behaviour = behaviourOf(host.persona, "bind", config.tcpPorts);
-    for (const [port, state] of behaviour.tcp) {
-      if (state !== "open") continue;
-      const server = newServer(estate, config, MAX_CONNECTIONS, host);
+    for (const port of lab.openByPersona[estate.personaOf[i] ?? -1] ?? []) {
+      const server = newServer(lab, MAX_CONNECTIONS, host);
       await listen(server, port + config.portOffset, host.address);
       servers.push(server);
     }
@@ -148,8 +181,10 @@ function netbiosHosts(estate: Estate, config: DaemonConfig): LabHost[] {
   return hosts;
 }
 
+let stopping = false;
+
+/** Installed first thing, so a SIGTERM during startup also ends the process cleanly. */
 function onShutdown(close: () => Promise<void>): void {
-  let stopping = false;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
@@ -177,32 +212,38 @@ function closeServers(servers: readonly net.Server[]): Promise<void> {
 
 /** A cluster worker: accepts TCP on the listening sockets it shares with its siblings. */
 async function runWorker(config: DaemonConfig): Promise<void> {
-  const estate = new Estate(config.seed, config.hosts);
-  const perWorker = Math.floor(MAX_CONNECTIONS / Math.max(1, config.workers));
-  const servers = await listenWildcard(estate, config, perWorker);
-  process.send?.({ kind: "worker-ready", listeners: servers.length });
+  const servers: net.Server[] = [];
+  onShutdown(() => closeServers(servers));
   // The primary owns the lifecycle: when it goes, so do we.
   process.on("disconnect", () => process.exit(0));
-  onShutdown(() => closeServers(servers));
+  const perWorker = Math.floor(MAX_CONNECTIONS / Math.max(1, config.workers));
+  servers.push(...(await listenWildcard(makeLab(config), perWorker)));
+  process.send?.({ kind: "worker-ready", listeners: servers.length });
 }
 
 async function runPrimary(config: DaemonConfig): Promise<void> {
   const started = Date.now();
-  const estate = new Estate(config.seed, config.hosts);
+  const lab = makeLab(config);
+  const { estate } = lab;
   const wireNbns = NBNS_PORT + config.portOffset;
   const nbns = new NbnsResponder(estate, config.mode, config.tcpPorts, wireNbns, log);
-  let servers: net.Server[] = [];
+  const servers: net.Server[] = [];
+  onShutdown(async () => {
+    nbns.close();
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
+    await closeServers(servers);
+  });
   let tcpListeners = 0;
   let workers = 0;
 
   if (config.mode === "bind") {
-    servers = await listenPerAddress(estate, config);
+    servers.push(...(await listenPerAddress(lab)));
     tcpListeners = servers.length;
     await nbns.listenPerHost(netbiosHosts(estate, config));
   } else {
     await nbns.listenWildcard();
     if (config.workers === 0) {
-      servers = await listenWildcard(estate, config, MAX_CONNECTIONS);
+      servers.push(...(await listenWildcard(lab, MAX_CONNECTIONS)));
       tcpListeners = servers.length;
     } else {
       tcpListeners = await startWorkers(config);
@@ -210,11 +251,6 @@ async function runPrimary(config: DaemonConfig): Promise<void> {
     }
   }
 
-  onShutdown(async () => {
-    nbns.close();
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
-    await closeServers(servers);
-  });
   writeReady(config.readyFile, {
     ok: true,
     pid: process.pid,
@@ -234,8 +270,6 @@ function startWorkers(config: DaemonConfig): Promise<number> {
   // SCHED_NONE: every worker calls accept() on the shared socket. The default round-robin policy
   // accepts in the primary and passes each socket over IPC, which costs more than the accept itself.
   cluster.schedulingPolicy = cluster.SCHED_NONE;
-  let shuttingDown = false;
-  process.once("SIGTERM", () => (shuttingDown = true));
   return new Promise((resolve, reject) => {
     let ready = 0;
     let listeners = 0;
@@ -247,7 +281,7 @@ function startWorkers(config: DaemonConfig): Promise<number> {
         if (++ready === config.workers) resolve(listeners);
       });
       worker.on("exit", (code, signal) => {
-        if (shuttingDown) return;
+        if (stopping) return;
         if (ready < config.workers) {
           reject(new Error(`accept worker exited during startup (code ${code}, signal ${signal})`));
           return;

@@ -246,27 +246,33 @@ export async function labDown(ref: LabRef = {}): Promise<LabDownResult> {
   const files = labFiles(stateDir, name);
   const releaseLock = await takeLock(files.lock, name);
   try {
-    const state = await readLabState(files.state).catch(() => null);
-    let stopped = false;
-    const pid = state?.pid ?? (await readyPid(files.ready));
-    if (pid !== null && (await isOurDaemon(pid, files.daemonConfig))) {
-      stopped = await stopProcess(pid);
-    }
-    let netnsDeleted = false;
-    const netns = state?.netns ?? netnsNameFor(name);
-    if (netnsExists(netns)) {
-      // Without a state file the namespace may belong to a lab of another state directory:
-      // delete it only if nothing runs in it any more.
-      if (state !== null || (await netnsPids(netns)).length === 0) {
-        await deleteNetns(netns);
-        netnsDeleted = true;
-      }
-    }
-    await removeLabFiles(files, { keepLog: false });
-    return { name, stopped, netnsDeleted };
+    return await tearDown(files, name);
   } finally {
     await releaseLock();
   }
+}
+
+/** labDown's work, for callers that hold the lock. */
+async function tearDown(files: ReturnType<typeof labFiles>, name: string): Promise<LabDownResult> {
+  const state = await readLabState(files.state).catch(() => null);
+  let stopped = false;
+  const pid = state?.pid ?? (await readyPid(files.ready));
+  if (pid !== null && (await isOurDaemon(pid, files.daemonConfig)))
+    stopped = await stopProcess(pid);
+  let netnsDeleted = false;
+  // The state's namespace (none in bind mode), or without state the one this name would have.
+  // Namespace names are global and state directories are not: unless we just stopped the daemon
+  // in it, a namespace is deleted only when nothing runs in it (a crashed lab's leftover), never
+  // while it may serve a lab of another state directory.
+  const netns = state !== null ? state.netns : netnsNameFor(name);
+  if (netns !== null && netnsExists(netns)) {
+    if (stopped || (await netnsPids(netns)).length === 0) {
+      await deleteNetns(netns);
+      netnsDeleted = true;
+    }
+  }
+  await removeLabFiles(files, { keepLog: false });
+  return { name, stopped, netnsDeleted };
 }
 
 /** The lab's state and whether it is actually running, or null when no such lab is up. */
@@ -366,7 +372,7 @@ async function refuseIfUp(stateDir: string, name: string): Promise<void> {
   const status = await labStatus({ name, stateDir }).catch(() => null);
   if (status === null) {
     // A damaged state file or leftovers from a crash: clean before starting again.
-    if (existsSync(labFiles(stateDir, name).state)) await labDownUnlocked(stateDir, name);
+    if (existsSync(labFiles(stateDir, name).state)) await tearDown(labFiles(stateDir, name), name);
     return;
   }
   if (status.alive) {
@@ -379,17 +385,7 @@ async function refuseIfUp(stateDir: string, name: string): Promise<void> {
       },
     );
   }
-  await labDownUnlocked(stateDir, name);
-}
-
-/** labDown's work for callers that already hold the lock. */
-async function labDownUnlocked(stateDir: string, name: string): Promise<void> {
-  const files = labFiles(stateDir, name);
-  const state = await readLabState(files.state).catch(() => null);
-  const pid = state?.pid ?? (await readyPid(files.ready));
-  if (pid !== null && (await isOurDaemon(pid, files.daemonConfig))) await stopProcess(pid);
-  if (state?.netns) await deleteNetns(state.netns);
-  await removeLabFiles(files, { keepLog: false });
+  await tearDown(labFiles(stateDir, name), name);
 }
 
 /**

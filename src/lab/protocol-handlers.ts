@@ -12,22 +12,23 @@ export interface ConnectionContext {
   readonly nominalPort: number;
   /** The port on the wire (135 + portOffset). */
   readonly wirePort: number;
+  /** How long to hold a silent connection; shorter when the daemon holds many (see daemon.ts). */
+  readonly idleTimeoutMs: number;
 }
 
 /** Must not throw, and must eventually end or destroy the socket; the daemon guards both. */
 export type ConnectionHandler = (socket: Socket, context: ConnectionContext) => void;
 
-/** How long a silent connection is held before the lab closes it. */
-export const IDLE_TIMEOUT_MS = 10_000;
 /** After our FIN, how long a peer that never closes keeps the descriptor. */
 const LINGER_AFTER_END_MS = 1_000;
 
 /**
- * Hold the connection like a service waiting for a request: read and discard, close when the
- * peer closes or after 10 s of silence. Never accept-then-reset: a scanner must see a plain open port.
+ * Hold the connection like a service waiting for a request: read and discard (reading is also how a
+ * scanner's RST is noticed at once), close when the peer closes or after the idle timeout. Never
+ * accept-then-reset: a scanner must see a plain open port.
  */
-export const holdConnection: ConnectionHandler = (socket) => {
-  socket.setTimeout(IDLE_TIMEOUT_MS, () => {
+export const holdConnection: ConnectionHandler = (socket, context) => {
+  socket.setTimeout(context.idleTimeoutMs, () => {
     socket.end();
     socket.setTimeout(LINGER_AFTER_END_MS, () => socket.destroy());
   });

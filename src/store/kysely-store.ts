@@ -71,12 +71,12 @@ class KyselyStore implements Store {
       counts_json: "{}",
       error: null,
     };
-    await this.#read((db) => db.insertInto("scans").values(row).execute());
+    await this.#run((db) => db.insertInto("scans").values(row).execute());
     return toScanRecord(row);
   }
 
   async getScan(id: string): Promise<ScanRecord | undefined> {
-    const row = await this.#read((db) =>
+    const row = await this.#run((db) =>
       db.selectFrom("scans").selectAll().where("id", "=", id).executeTakeFirst(),
     );
     return row === undefined ? undefined : toScanRecord(row);
@@ -89,9 +89,13 @@ class KyselyStore implements Store {
   }
 
   async listScans(limit?: number): Promise<ScanRecord[]> {
-    const rows = await this.#read((db) => {
-      let query = db.selectFrom("scans").selectAll().orderBy("created_at", "desc");
-      query = query.orderBy("id", "desc");
+    const rows = await this.#run((db) => {
+      // Ids sort by creation time too, and break ties between scans created in one millisecond.
+      let query = db
+        .selectFrom("scans")
+        .selectAll()
+        .orderBy("created_at", "desc")
+        .orderBy("id", "desc");
       if (limit !== undefined) query = query.limit(limit);
       return query.execute();
     });
@@ -212,7 +216,7 @@ class KyselyStore implements Store {
 
   async markRunning(scanId: string): Promise<void> {
     const now = new Date().toISOString();
-    const result = await this.#read((db) =>
+    const result = await this.#run((db) =>
       db
         .updateTable("scans")
         .set((eb) => ({
@@ -233,7 +237,7 @@ class KyselyStore implements Store {
     extra: { error?: string; counts?: Record<string, number>; probesDone?: number } = {},
   ): Promise<void> {
     const finishedAt = new Date().toISOString();
-    const result = await this.#read((db) =>
+    const result = await this.#run((db) =>
       db
         .updateTable("scans")
         .set({
@@ -257,7 +261,7 @@ class KyselyStore implements Store {
     const portFilter = { port: filter.port, protocol: filter.protocol, state };
     const hasPortFilter = Object.values(portFilter).some((value) => value !== undefined);
 
-    return this.#read((db) =>
+    return this.#run((db) =>
       db.transaction().execute(async (trx) => {
         let query = trx.selectFrom("assets").selectAll("assets");
         if (filter.scanId !== undefined) {
@@ -331,7 +335,7 @@ class KyselyStore implements Store {
 
   async listServices(filter: ServiceFilter = {}): Promise<ServiceRow[]> {
     const portFilter = { port: filter.port, protocol: filter.protocol, state: filter.state };
-    const rows = await this.#read((db) => {
+    const rows = await this.#run((db) => {
       if (filter.scanId === undefined) {
         let query = db
           .selectFrom("services")
@@ -411,7 +415,7 @@ class KyselyStore implements Store {
 
   async scanObservations(scanId: string): Promise<ObservationRow[]> {
     await this.requireScan(scanId);
-    const rows = await this.#read((db) =>
+    const rows = await this.#run((db) =>
       db
         .selectFrom("observations")
         .selectAll()
@@ -440,8 +444,8 @@ class KyselyStore implements Store {
     await this.#backend.close();
   }
 
-  /** Statements outside an explicit write transaction (single statements autocommit). */
-  async #read<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+  /** Single statements (each commits on its own) and read transactions. */
+  async #run<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     this.#assertOpen();
     try {
       return await fn(this.#backend.db);

@@ -26,7 +26,7 @@ export function parseStoreLocation(location: string = DEFAULT_STORE_LOCATION): S
     case "file":
       return {
         kind: "sqlite",
-        path: rest.startsWith("//") ? fileURLToPath(location) : resolve(rest),
+        path: rest.startsWith("//") ? fileUrlPath(location) : resolve(rest),
       };
     case "postgres":
     case "postgresql":
@@ -41,6 +41,18 @@ export function parseStoreLocation(location: string = DEFAULT_STORE_LOCATION): S
         `unsupported database URL scheme "${scheme}:"`,
         { hint: `Pass a file path, sqlite:PATH or file:PATH, e.g. --db ${DEFAULT_STORE_LOCATION}` },
       );
+  }
+}
+
+function fileUrlPath(location: string): string {
+  try {
+    return fileURLToPath(location);
+  } catch (error) {
+    // file://otherhost/path and the like: not a file we can open here.
+    throw new RingfenceError("RINGFENCE_DB_UNAVAILABLE", `cannot open ${location} as a file`, {
+      hint: `Pass a file path, e.g. --db ${DEFAULT_STORE_LOCATION}`,
+      cause: error,
+    });
   }
 }
 

@@ -12,7 +12,7 @@ export const PROBE = fileURLToPath(new URL("./fixtures/probe.mjs", import.meta.u
 
 /** netns labs need CAP_NET_ADMIN + CAP_SYS_ADMIN (root on our machines). */
 export const privileged = await hasNetnsPrivileges();
-export const NEEDS_ROOT = "needs root (CAP_NET_ADMIN + CAP_SYS_ADMIN): skipped";
+export const NEEDS_ROOT = "skipped unless root: needs CAP_NET_ADMIN + CAP_SYS_ADMIN";
 
 export function which(command: string): Promise<string | null> {
   return new Promise((resolve) => {
@@ -32,7 +32,11 @@ export async function tempStateDir(): Promise<string> {
 }
 
 /** Remove everything a test lab may have left, even when labUp or a test failed halfway. */
-export async function cleanupLab(name: string, stateDir: string, netns: string | null): Promise<void> {
+export async function cleanupLab(
+  name: string,
+  stateDir: string,
+  netns: string | null,
+): Promise<void> {
   await labDown({ name, stateDir }).catch(() => undefined);
   if (netns !== null && existsSync(`/run/netns/${netns}`)) {
     await run("ip", ["netns", "delete", netns]).catch(() => undefined);
@@ -73,15 +77,30 @@ export interface ProbeResults {
 /** Run the probe in the lab's namespace (netns) or right here in the root namespace (null). */
 export async function probe(netns: string | null, job: ProbeJob): Promise<ProbeResults> {
   const [command, args] =
-    netns === null ? [process.execPath, [PROBE]] : ["ip", ["netns", "exec", netns, process.execPath, PROBE]];
+    netns === null
+      ? [process.execPath, [PROBE]]
+      : ["ip", ["netns", "exec", netns, process.execPath, PROBE]];
   const result = await run(command, args, JSON.stringify(job));
   if (result.code !== 0) throw new Error(`probe failed (${result.code}): ${result.stderr}`);
   return JSON.parse(result.stdout) as ProbeResults;
 }
 
 /** `nmap -oX -` inside the namespace, parsed to "address/proto/port" → state. */
-export async function nmapInNetns(netns: string, args: readonly string[]): Promise<Map<string, string>> {
-  const result = await run("ip", ["netns", "exec", netns, "nmap", "-n", "-Pn", "-oX", "-", ...args]);
+export async function nmapInNetns(
+  netns: string,
+  args: readonly string[],
+): Promise<Map<string, string>> {
+  const result = await run("ip", [
+    "netns",
+    "exec",
+    netns,
+    "nmap",
+    "-n",
+    "-Pn",
+    "-oX",
+    "-",
+    ...args,
+  ]);
   if (result.code !== 0) throw new Error(`nmap failed: ${result.stderr}`);
   return parseNmapXml(result.stdout);
 }
@@ -91,14 +110,19 @@ export function parseNmapXml(xml: string): Map<string, string> {
   for (const host of xml.split("<host ").slice(1)) {
     const address = /<address addr="([^"]+)" addrtype="ipv4"/.exec(host)?.[1];
     if (address === undefined) continue;
-    for (const m of host.matchAll(/<port protocol="(\w+)" portid="(\d+)"><state state="([^"]+)"/g)) {
+    for (const m of host.matchAll(
+      /<port protocol="(\w+)" portid="(\d+)"><state state="([^"]+)"/g,
+    )) {
       states.set(`${address}/${m[1]}/${m[2]}`, m[3] ?? "");
     }
   }
   return states;
 }
 
-export function tcpStateOf(host: GroundTruthHost, wirePort: number): "open" | "closed" | "filtered" {
+export function tcpStateOf(
+  host: GroundTruthHost,
+  wirePort: number,
+): "open" | "closed" | "filtered" {
   if (host.tcp.open.includes(wirePort)) return "open";
   if (host.tcp.filtered.includes(wirePort)) return "filtered";
   if (host.tcp.closed.includes(wirePort)) return "closed";

@@ -78,6 +78,9 @@ describe("parseStoreLocation", () => {
     expect(() => parseStoreLocation("postgresql://db/ringfence")).toThrow(
       expect.objectContaining({ code: "RINGFENCE_DB_UNAVAILABLE" }),
     );
+    expect(() => parseStoreLocation("file://fileserver/share/inv.db")).toThrow(
+      expect.objectContaining({ code: "RINGFENCE_DB_UNAVAILABLE" }),
+    );
     expect(() => parseStoreLocation("mysql://db/ringfence")).toThrow(
       expect.objectContaining({ code: "RINGFENCE_DB_UNAVAILABLE" }),
     );
@@ -345,32 +348,37 @@ describe("unwritable locations", () => {
     chmodSync(join(lockedDir, "inv.db"), 0o666);
     chmodSync(lockedDir, 0o555);
 
-    const before = directorySnapshot(openDir);
-    const lockedBefore = directorySnapshot(lockedDir);
-    const cases = [
-      join(openDir, "readonly.db"),
-      join(lockedDir, "inv.db"),
-      join(lockedDir, "new.db"),
-    ];
-    for (const path of cases) {
-      const child = spawnSync(
-        process.execPath,
-        ["--import", "tsx", join(repoRoot, "test/store/fixtures/open-store-probe.ts"), path],
-        {
-          cwd: repoRoot,
-          encoding: "utf8",
-          ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
-          env: { ...process.env, HOME: dir.path },
-        },
-      );
-      expect(child.stderr).toBe("");
-      expect(JSON.parse(child.stdout), path).toMatchObject({
-        ok: false,
-        code: "RINGFENCE_DB_UNAVAILABLE",
-      });
+    try {
+      const before = directorySnapshot(openDir);
+      const lockedBefore = directorySnapshot(lockedDir);
+      const cases = [
+        join(openDir, "readonly.db"),
+        join(lockedDir, "inv.db"),
+        join(lockedDir, "new.db"),
+      ];
+      for (const path of cases) {
+        const child = spawnSync(
+          process.execPath,
+          ["--import", "tsx", join(repoRoot, "test/store/fixtures/open-store-probe.ts"), path],
+          {
+            cwd: repoRoot,
+            encoding: "utf8",
+            ...(asRoot ? { uid: 65534, gid: 65534 } : {}),
+            env: { ...process.env, HOME: dir.path },
+          },
+        );
+        if (child.error !== undefined) throw child.error;
+        expect(child.stderr).toBe("");
+        expect(JSON.parse(child.stdout), path).toMatchObject({
+          ok: false,
+          code: "RINGFENCE_DB_UNAVAILABLE",
+        });
+      }
+      expect(directorySnapshot(openDir)).toEqual(before);
+      expect(directorySnapshot(lockedDir)).toEqual(lockedBefore);
+    } finally {
+      // Lets the cleanup remove it when the suite does not run as root.
+      chmodSync(lockedDir, 0o755);
     }
-    expect(directorySnapshot(openDir)).toEqual(before);
-    expect(directorySnapshot(lockedDir)).toEqual(lockedBefore);
-    chmodSync(lockedDir, 0o755);
   });
 });

@@ -25,6 +25,7 @@ export async function openSqliteBackend(path: string): Promise<StoreBackend> {
     // power loss, never consistency; a kill -9 loses nothing committed.
     database.pragma("journal_mode = WAL");
     database.pragma("synchronous = NORMAL");
+    database.pragma("cache_size = -131072");
     database.pragma("foreign_keys = ON");
   } catch (error) {
     database?.close();
