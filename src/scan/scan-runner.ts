@@ -56,8 +56,8 @@ export type ScanEvent =
  */
 const UDP_PHASE = 2 ** 42;
 const TAG_SPACE = 2 ** 32;
-const EMIT_EVERY_MS = 100;
-const EMIT_EVERY_COUNT = 4000;
+const EMIT_EVERY_MS = 250;
+const EMIT_EVERY_COUNT = 16000;
 
 export function totalProbes(space: TargetSpace, tcpPorts: number, udpPorts: number): number {
   return space.size * (tcpPorts + udpPorts);
