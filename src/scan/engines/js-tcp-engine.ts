@@ -94,7 +94,11 @@ export class JsTcpEngine implements TcpProbeEngine {
           clearTimeout(timer);
           socket.removeAllListeners();
           socket.on("error", () => undefined);
-          socket.resetAndDestroy();
+          // resetAndDestroy() on a socket still connecting waits for the connection to complete
+          // before resetting it (Node's net.js), which for a silent host keeps the handle alive for
+          // the kernel's whole SYN retry period; closing a SYN_SENT socket needs no RST anyway.
+          if (socket.connecting) socket.destroy();
+          else socket.resetAndDestroy();
           inFlight--;
           if (state === "retry") retryQueue.push({ probe, tries: tries + 1 });
           else if (state === "later") {
