@@ -4,11 +4,14 @@ export class TokenBucket {
   private last: number;
   private readonly burst: number;
 
-  constructor(private readonly ratePerSecond: number) {
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
     // At most 10 ms worth of attempts at once, so a high rate is still smooth.
     this.burst = Math.max(1, ratePerSecond / 100);
     this.tokens = this.burst;
-    this.last = performance.now();
+    this.last = this.now();
   }
 
   get unlimited(): boolean {
@@ -32,7 +35,7 @@ export class TokenBucket {
   }
 
   private refill(): void {
-    const now = performance.now();
+    const now = this.now();
     this.tokens = Math.min(
       this.burst,
       this.tokens + ((now - this.last) / 1000) * this.ratePerSecond,
