@@ -99,7 +99,11 @@ function assertInScope(space: TargetSpace, scope: Scope): void {
   if (outside !== undefined) throw scopeViolation(outside, scope);
 }
 
-/** The lab to scan through, if one is up and holds every target. */
+/**
+ * The lab to scan through, if one is up and holds every target. Targets that straddle its range
+ * are refused: half of them would be probed inside the lab's namespace (or with its port offset)
+ * and half outside, which no user means.
+ */
 async function labFor(
   space: TargetSpace,
   ref: { stateDir?: string; name?: string },
@@ -107,10 +111,21 @@ async function labFor(
   const status = await labStatus(ref);
   if (!status?.alive) return undefined;
   const lab = rangeOf(status.state.range);
+  const sameFamily = (r: AddressRange) => lab.family === r.family;
   const inside = space.ranges.every(
-    (r) => lab.family === r.family && lab.first <= r.first && r.last <= lab.last,
+    (r) => sameFamily(r) && lab.first <= r.first && r.last <= lab.last,
   );
-  return inside ? status.state : undefined;
+  if (inside) return status.state;
+  const overlaps = space.ranges.some(
+    (r) => sameFamily(r) && r.first <= lab.last && lab.first <= r.last,
+  );
+  if (overlaps)
+    throw new RingfenceError(
+      "RINGFENCE_USAGE",
+      `the targets overlap lab "${status.state.name}" (${status.state.range}) but are not all inside it`,
+      { hint: `scan ${status.state.range} (or part of it) on its own, or pass --no-lab` },
+    );
+  return undefined;
 }
 
 function rangeOf(text: string): AddressRange {

@@ -117,6 +117,10 @@ export function runScan(
     portLimitHits: 0,
   };
   const warned = new Set<string>();
+  // Most scans name no hosts; skip the per-result lookup (an address parse) when none were named.
+  const named = space.hostnameEntries().length > 0;
+  const hostnamesOf = (address: string): readonly string[] =>
+    named ? space.hostnamesOf(address) : [];
 
   const checkScope = (address: string, v4: number): void => {
     const allowed = v4 >= 0 ? plan.scope.allowsV4(v4) : plan.scope.allows(address);
@@ -221,7 +225,7 @@ export function runScan(
             decidedThisRun++;
             decidedPhase++;
             if (result.state === "open") openCount++;
-            const hostnames = space.hostnamesOf(info.address);
+            const hostnames = hostnamesOf(info.address);
             pendingObservations.push({
               address: info.address,
               protocol: "tcp",
@@ -300,7 +304,7 @@ export function runScan(
         decidedThisRun++;
         decidedPhase++;
         if (result.state === "open") openCount++;
-        const hostnames = space.hostnamesOf(known.address);
+        const hostnames = hostnamesOf(known.address);
         pendingObservations.push({
           address: known.address,
           protocol: "udp",

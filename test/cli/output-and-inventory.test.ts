@@ -116,6 +116,22 @@ describe("outputs, inventory queries and target forms", () => {
     expect(addresses.has("127.20.0.30")).toBe(true);
   });
 
+  it("refuses targets that straddle a running lab's range", async () => {
+    const result = await runCli(["scan", "127.20.0.0/26", "-p", "T:135", ...lab_]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`overlap lab "${labRef.name}" (${lab.range})`);
+    const outside = await runCli([
+      "scan",
+      "127.20.0.0/26",
+      "-p",
+      "T:135",
+      ...lab_,
+      "--no-lab",
+      "--quiet",
+    ]);
+    expect(outside.code).toBe(0);
+  });
+
   it("--dry-run walks every probe of the space through the scope check", () => {
     const scope = join(tmp.dir, "wide.yaml");
     writeFileSync(scope, "allow: [127.0.0.0/8]\n");
