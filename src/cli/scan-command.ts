@@ -111,7 +111,11 @@ export function registerScanCommand(program: Command): void {
       "probes in flight at once (default: 16384 SYN, 4096 connect, capped by the open-file limit)",
       parseCount(1, 1_000_000),
     )
-    .option("--timeout <duration>", "per-attempt timeout, e.g. 500ms or 2s", parseDuration, 1000)
+    .addOption(
+      new Option("--timeout <duration>", "per-attempt timeout, e.g. 500ms or 2s")
+        .argParser(parseDuration)
+        .default(1000, "1s"),
+    )
     .option(
       "--retries <n>",
       "extra attempts after a timeout (never after an answer)",
