@@ -61,7 +61,7 @@ function engineSuite(mode: "netns" | "bind", engines: string[], hosts: number) {
         "--lab-name",
         labRef.name,
         "--timeout",
-        "400ms",
+        "1s",
         "--json",
         "--progress",
         "none",
