@@ -5,6 +5,7 @@ import { registerDemoCommand } from "./demo-command.js";
 import { registerInventoryCommands } from "./inventory-commands.js";
 import { registerLabCommand } from "./lab-command.js";
 import { PROGRESS_MODES } from "./progress-display.js";
+import { registerRpcCommand } from "./rpc-command.js";
 import { registerScanCommand } from "./scan-command.js";
 
 export const VERSION = "0.1.0";
@@ -81,6 +82,7 @@ function buildProgram(): Command {
   registerInventoryCommands(program);
   registerLabCommand(program);
   registerDemoCommand(program);
+  registerRpcCommand(program);
   program.addHelpText(
     "after",
     `
