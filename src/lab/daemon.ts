@@ -20,6 +20,7 @@ import { behaviourOf, type LabMode } from "./behaviour.js";
 import { daemonConfigSchema, type DaemonConfig, type DaemonReady } from "./daemon-config.js";
 import { NbnsResponder } from "./nbns-responder.js";
 import { Estate, NBNS_PORT, PERSONAS, type LabHost } from "./personas.js";
+import { registerDcerpcHandlers } from "./dcerpc-handler.js";
 import { connectionHandlerFor } from "./protocol-handlers.js";
 
 /**
@@ -117,7 +118,14 @@ function onConnection(socket: net.Socket, lab: Lab, fixedHost: LabHost | null): 
     const host = fixedHost ?? estate.host(index);
     const idleTimeoutMs =
       liveConnections > PRESSURE_CONNECTIONS ? IDLE_TIMEOUT_UNDER_PRESSURE_MS : IDLE_TIMEOUT_MS;
-    connectionHandlerFor(nominalPort)(socket, { host, nominalPort, wirePort, idleTimeoutMs });
+    connectionHandlerFor(nominalPort)(socket, {
+      host,
+      nominalPort,
+      wirePort,
+      idleTimeoutMs,
+      mode: config.mode,
+      tcpPorts: config.tcpPorts,
+    });
   } catch (error) {
     logThrottled("handler", `connection handler failed: ${String(error)}`);
     socket.destroy();
@@ -297,6 +305,8 @@ function startWorkers(config: DaemonConfig): Promise<number> {
 }
 
 async function main(): Promise<void> {
+  // Protocol emulators attach by nominal port; workers run main() too, so they get them as well.
+  registerDcerpcHandlers();
   // cluster.fork() re-runs this module with the same argv, so workers read the same config.
   if (cluster.isWorker) {
     try {

@@ -7,8 +7,14 @@ import { RingfenceError } from "../errors.js";
 import { LAB_BASE, labRange } from "./address.js";
 import { behaviourOf, type LabMode } from "./behaviour.js";
 import {
+  instantiateRpcEndpoint,
+  rpcEndpointTemplates,
+  type LabRpcEndpoint,
+} from "./rpc-endpoints.js";
+import {
   LAB_UDP_PORTS,
   NBNS_PORT,
+  PERSONAS,
   type Estate,
   type PatchState,
   type Persona,
@@ -60,6 +66,13 @@ export interface GroundTruth {
   readonly tcpPorts: readonly { readonly nominal: number; readonly port: number }[];
   readonly udpPorts: readonly { readonly nominal: number; readonly port: number }[];
   readonly personaCounts: Readonly<Record<string, number>>;
+  /**
+   * Per persona id, the endpoint mapper table (what `rpcdump` lists) with `{address}` and `{name}`
+   * placeholders; personas without a reachable mapper are absent. One table per persona rather
+   * than per host keeps a /14's file small; rpcEndpointsOf fills it in for a host. Absent in
+   * files written before the lab served DCE/RPC.
+   */
+  readonly rpcEndpoints?: Readonly<Record<string, readonly LabRpcEndpoint[]>>;
   readonly hosts: readonly GroundTruthHost[];
 }
 
@@ -140,6 +153,7 @@ export async function writeGroundTruth(
     tcpPorts: header.tcpPorts.map((nominal) => ({ nominal, port: nominal + header.portOffset })),
     udpPorts: LAB_UDP_PORTS.map((nominal) => ({ nominal, port: nominal + header.portOffset })),
     personaCounts: counts,
+    rpcEndpoints: rpcEndpointTable(header),
   };
   const { mode, tcpPorts, portOffset } = header;
   const CHUNK = 2_048;
@@ -155,6 +169,34 @@ export async function writeGroundTruth(
     yield "]}\n";
   }
   await pipeline(Readable.from(chunks()), createWriteStream(file, { encoding: "utf8" }));
+}
+
+/** Every persona's endpoint mapper table in this lab's mode and port universe. */
+export function rpcEndpointTable(header: GroundTruthHeader): Record<string, LabRpcEndpoint[]> {
+  const table: Record<string, LabRpcEndpoint[]> = {};
+  for (const persona of PERSONAS) {
+    const templates = rpcEndpointTemplates(
+      persona,
+      header.mode,
+      header.tcpPorts,
+      header.portOffset,
+    );
+    if (templates !== null) table[persona.id] = templates;
+  }
+  return table;
+}
+
+/**
+ * The endpoints `rpcdump` should list for a host (ept_lookup, all elements), in the mapper's order;
+ * null when the host has no reachable endpoint mapper.
+ */
+export function rpcEndpointsOf(
+  groundTruth: Pick<GroundTruth, "rpcEndpoints">,
+  host: Pick<GroundTruthHost, "address" | "index" | "persona">,
+): LabRpcEndpoint[] | null {
+  const templates = groundTruth.rpcEndpoints?.[host.persona];
+  if (templates === undefined) return null;
+  return templates.map((t) => instantiateRpcEndpoint(t, host));
 }
 
 /** Read a lab's ground truth file (`state.groundTruthFile`). */

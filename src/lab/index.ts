@@ -19,6 +19,7 @@ export { DEFAULT_LAB_NAME, defaultStateDir, netnsNameFor, type LabState } from "
 export {
   expectedObservations,
   readGroundTruth,
+  rpcEndpointsOf,
   type ExpectedObservation,
   type GroundTruth,
   type GroundTruthHost,
@@ -40,3 +41,5 @@ export {
 } from "./personas.js";
 export { LAB_BASE, MAX_LAB_HOSTS, labAddress, labIndex, labRange } from "./address.js";
 export type { LabMode } from "./behaviour.js";
+export { NCACN_HTTP_BANNER } from "./dcerpc-handler.js";
+export { acceptsNdr64, type LabRpcEndpoint } from "./rpc-endpoints.js";

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { LabMode } from "./behaviour.js";
 import type { LabHost } from "./personas.js";
 
 /**
@@ -14,6 +15,9 @@ export interface ConnectionContext {
   readonly wirePort: number;
   /** How long to hold a silent connection; shorter when the daemon holds many (see daemon.ts). */
   readonly idleTimeoutMs: number;
+  /** The lab's mode and port universe: what is really open on the host (behaviourOf). */
+  readonly mode: LabMode;
+  readonly tcpPorts: readonly number[];
 }
 
 /** Must not throw, and must eventually end or destroy the socket; the daemon guards both. */
