@@ -21,7 +21,14 @@ export type ErrorCode =
   | "RINGFENCE_LAB"
   | "RINGFENCE_NEEDS_PRIVILEGE"
   | "RINGFENCE_ENGINE"
-  | "RINGFENCE_INTERRUPTED";
+  | "RINGFENCE_INTERRUPTED"
+  | "RINGFENCE_ADVISORY_FILE"
+  | "RINGFENCE_INTEL_FILE"
+  | "RINGFENCE_SITE_FILE"
+  | "RINGFENCE_POLICY_FILE"
+  | "RINGFENCE_CVSS_VECTOR"
+  | "RINGFENCE_RISK_INPUT"
+  | "RINGFENCE_DECISION_TABLE";
 
 export class RingfenceError extends Error {
   readonly code: ErrorCode;
@@ -69,6 +76,14 @@ const exitByCode: Record<ErrorCode, number> = {
   RINGFENCE_NEEDS_PRIVILEGE: EXIT.environment,
   RINGFENCE_ENGINE: EXIT.environment,
   RINGFENCE_INTERRUPTED: EXIT.interrupted,
+  RINGFENCE_ADVISORY_FILE: EXIT.usage,
+  RINGFENCE_INTEL_FILE: EXIT.usage,
+  RINGFENCE_SITE_FILE: EXIT.usage,
+  RINGFENCE_POLICY_FILE: EXIT.usage,
+  RINGFENCE_CVSS_VECTOR: EXIT.usage,
+  RINGFENCE_RISK_INPUT: EXIT.usage,
+  // The vendored SSVC tables ship with ringfence: a broken one is a broken installation.
+  RINGFENCE_DECISION_TABLE: EXIT.environment,
 };
 
 export function exitCodeFor(error: RingfenceError): number {
