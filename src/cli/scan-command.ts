@@ -212,8 +212,12 @@ export function registerScanCommand(program: Command): void {
           controller.signal,
         );
         display.stop();
-        const summary = await summarizeScan(store, result.scan.id);
-        if (!options.quiet) reporter.finish(summary);
+        // The summary reads every observation back: skip it when nothing will use it.
+        const summary =
+          !options.quiet || options.failOnOpen
+            ? await summarizeScan(store, result.scan.id)
+            : undefined;
+        if (summary && !options.quiet) reporter.finish(summary);
         if (result.interrupted) {
           process.stderr.write(
             `ringfence: scan ${result.scan.id} interrupted after ${result.scan.probesDone}/${result.scan.totalProbes} probes; resume with: ringfence scan --resume ${result.scan.id}\n`,
@@ -221,7 +225,7 @@ export function registerScanCommand(program: Command): void {
           process.exitCode = EXIT.interrupted;
         } else {
           process.exitCode =
-            options.failOnOpen && summary.counts.open > 0 ? EXIT.findings : EXIT.ok;
+            options.failOnOpen && (summary?.counts.open ?? 0) > 0 ? EXIT.findings : EXIT.ok;
         }
       } finally {
         display.stop();
