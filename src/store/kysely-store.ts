@@ -1,10 +1,18 @@
 import { randomInt } from "node:crypto";
-import { sql, type Expression, type Kysely, type SqlBool } from "kysely";
+import { isIP } from "node:net";
+import { sql, type Expression, type Kysely, type Selectable, type SqlBool } from "kysely";
 import { RingfenceError } from "../errors.js";
 import type { PortState, ProbeObservation, Protocol } from "../scan/observation.js";
 import { addressFamily, addressSortKey } from "./address-key.js";
+import { BatchStatement } from "./batch-statement.js";
 import { canonicalJson, sha256Hex } from "./canonical-json.js";
-import type { ObservationsTable, ScansTable, StoreDatabase } from "./schema.js";
+import type {
+  AssetsTable,
+  ObservationsTable,
+  ScansTable,
+  ServicesTable,
+  StoreDatabase,
+} from "./schema.js";
 import type {
   Checkpoint,
   HostFilter,
@@ -30,16 +38,23 @@ export function createKyselyStore(backend: StoreBackend): Store {
 
 type Db = Kysely<StoreDatabase>;
 
+/** What one batch says about one address. */
 interface AddressInBatch {
   key: string;
-  family: "ipv4" | "ipv6";
-  hostnames: Set<string>;
+  /** As the batch's first probe of it spelled it. */
+  address: string;
+  /** One per protocol and port: a repeated probe replaces the earlier one in place. */
+  probes: ProbeObservation[];
+  /** probeId to index in probes, made once the address has a second probe in the batch. */
+  probeIndex: Map<number, number> | undefined;
+  hostnames: Set<string> | undefined;
   /** Open or closed on some port: the host is up, so it becomes (or stays) an asset. */
   answered: boolean;
 }
 
 class KyselyStore implements Store {
   readonly #backend: StoreBackend;
+  readonly #statements = batchStatements();
   #closed = false;
 
   constructor(backend: StoreBackend) {
@@ -56,7 +71,7 @@ class KyselyStore implements Store {
     totalProbes: number;
   }): Promise<ScanRecord> {
     const paramsJson = canonicalJson(input.params);
-    const row: ScansTable = {
+    const row: Omit<ScansTable, "seq"> = {
       id: newScanId(),
       created_at: new Date().toISOString(),
       started_at: null,
@@ -108,99 +123,64 @@ class KyselyStore implements Store {
     checkpoint: Checkpoint,
   ): Promise<void> {
     const now = new Date().toISOString();
-    // The last observation of a probe wins, as it would in a later batch; PostgreSQL also
-    // refuses an upsert that touches the same row twice in one statement.
-    const probes = new Map<string, ProbeObservation>();
-    for (const observation of observations) {
-      probes.set(`${observation.address} ${observation.protocol} ${observation.port}`, observation);
-    }
-    const addresses = new Map<string, AddressInBatch>();
-    for (const observation of probes.values()) {
-      let entry = addresses.get(observation.address);
-      if (entry === undefined) {
-        entry = {
-          key: addressSortKey(observation.address),
-          family: addressFamily(observation.address),
-          hostnames: new Set(),
-          answered: false,
-        };
-        addresses.set(observation.address, entry);
-      }
-      for (const name of observation.hostnames ?? []) entry.hostnames.add(name);
-      if (observation.state === "open" || observation.state === "closed") entry.answered = true;
-    }
+    // In address order, and each table's rows sorted by its key below: consecutive rows then
+    // land on the same index pages, which SQLite finds in the CPU caches (the scanner's own
+    // order is a random permutation).
+    const entries = [...collectBatch(observations).values()].sort((a, b) =>
+      a.key < b.key ? -1 : a.key > b.key ? 1 : 0,
+    );
+    const statements = this.#statements;
 
     await this.#write(async (trx) => {
-      await requireScanRow(trx, scanId, this.location);
-      const assetIds = await upsertAssets(trx, addresses, now);
-
-      const observationRows = [...probes.values()].map((o): Omit<ObservationsTable, "id"> => ({
-        scan_id: scanId,
-        asset_id: assetIds.ids.get(o.address) ?? null,
-        address: o.address,
-        address_key: (addresses.get(o.address) as AddressInBatch).key,
-        protocol: o.protocol,
-        port: o.port,
-        state: o.state,
-        reason: o.reason,
-        rtt_ms: o.rttMs,
-        observed_at: now,
-        detail_json: o.detail === undefined ? null : JSON.stringify(o.detail),
-      }));
-      for (const rows of chunks(observationRows, 11)) {
-        await trx
-          .insertInto("observations")
-          .values(rows)
-          .onConflict((oc) =>
-            oc.columns(["scan_id", "address", "protocol", "port"]).doUpdateSet((eb) => ({
-              asset_id: eb.fn.coalesce("excluded.asset_id", "observations.asset_id"),
-              state: eb.ref("excluded.state"),
-              reason: eb.ref("excluded.reason"),
-              rtt_ms: eb.ref("excluded.rtt_ms"),
-              observed_at: eb.ref("excluded.observed_at"),
-              detail_json: eb.ref("excluded.detail_json"),
-            })),
-          )
-          .execute();
+      const scanSeq = await requireScanSeq(trx, scanId, this.location);
+      const assets = await writeAssets(trx, statements, entries, now);
+      if (assets.created.length > 0) {
+        await adoptEarlierObservations(trx, statements, scanSeq, scanId, assets.created);
       }
 
-      if (assetIds.created.length > 0) {
-        await adoptEarlierObservations(trx, scanId, assetIds.created);
+      // Flat rows in the statements' column order (see OBSERVATION_COLUMNS, SERVICE_COLUMNS).
+      const observationValues: unknown[] = [];
+      const withAsset: { entry: AddressInBatch; assetId: number }[] = [];
+      for (const entry of entries) {
+        const assetId = assets.ids.get(entry.key) ?? null;
+        if (assetId !== null) withAsset.push({ entry, assetId });
+        for (const o of entry.probes) {
+          observationValues.push(
+            scanSeq,
+            scanId,
+            assetId,
+            o.address,
+            entry.key,
+            o.protocol,
+            o.port,
+            o.state,
+            o.reason,
+            o.rttMs,
+            now,
+            detailJson(o),
+          );
+        }
       }
-
-      const serviceRows = observationRows.flatMap((row) =>
-        row.asset_id === null
-          ? []
-          : [
-              {
-                asset_id: row.asset_id,
-                protocol: row.protocol,
-                port: row.port,
-                state: row.state,
-                reason: row.reason,
-                first_seen: now,
-                last_seen: now,
-                last_scan_id: scanId,
-                detail_json: row.detail_json,
-              },
-            ],
-      );
-      for (const rows of chunks(serviceRows, 9)) {
-        await trx
-          .insertInto("services")
-          .values(rows)
-          .onConflict((oc) =>
-            oc.columns(["asset_id", "protocol", "port"]).doUpdateSet((eb) => ({
-              state: eb.ref("excluded.state"),
-              reason: eb.ref("excluded.reason"),
-              last_seen: eb.ref("excluded.last_seen"),
-              last_scan_id: eb.ref("excluded.last_scan_id"),
-              // A later probe without detail (closed now) does not erase what an earlier one learnt.
-              detail_json: eb.fn.coalesce("excluded.detail_json", "services.detail_json"),
-            })),
-          )
-          .execute();
+      withAsset.sort((a, b) => a.assetId - b.assetId);
+      const serviceValues: unknown[] = [];
+      for (const { entry, assetId } of withAsset) {
+        for (const o of entry.probes) {
+          serviceValues.push(
+            assetId,
+            o.protocol,
+            o.port,
+            o.state,
+            o.reason,
+            now,
+            now,
+            o.state === "open" || o.state === "closed" ? now : null,
+            scanId,
+            detailJson(o),
+          );
+        }
       }
+      await statements.upsertObservations.execute(trx, observationValues, {});
+      await statements.upsertServices.execute(trx, serviceValues, {});
 
       await trx
         .updateTable("scans")
@@ -263,14 +243,24 @@ class KyselyStore implements Store {
 
     return this.#run((db) =>
       db.transaction().execute(async (trx) => {
-        let query = trx.selectFrom("assets").selectAll("assets");
+        let query = trx
+          .selectFrom("assets")
+          .selectAll("assets")
+          // The asset's last sighting: its latest answer on any port (see ServicesTable).
+          .select((eb) =>
+            eb
+              .selectFrom("services")
+              .select((inner) => inner.fn.max("services.last_answered").as("last_answered"))
+              .whereRef("services.asset_id", "=", "assets.id")
+              .as("last_seen"),
+          );
         if (filter.scanId !== undefined) {
           const scanId = filter.scanId;
           query = query.where("assets.id", "in", (eb) =>
             eb
               .selectFrom("observations")
               .select("observations.asset_id")
-              .where("observations.scan_id", "=", scanId)
+              .where("observations.scan_seq", "=", scanSeqOf(trx, scanId))
               .where("observations.asset_id", "is not", null)
               .where((inner) => portConditions(inner, "observations", portFilter)),
           );
@@ -305,7 +295,7 @@ class KyselyStore implements Store {
               : await trx
                   .selectFrom("observations")
                   .select(["asset_id", "protocol", "port"])
-                  .where("scan_id", "=", filter.scanId)
+                  .where("scan_seq", "=", scanSeqOf(trx, filter.scanId))
                   .where("state", "=", "open")
                   .where("asset_id", "in", ids)
                   .orderBy("protocol")
@@ -327,7 +317,7 @@ class KyselyStore implements Store {
           osConfidence: asset.os_confidence,
           openPorts: openPorts.get(asset.id) ?? [],
           firstSeen: asset.first_seen,
-          lastSeen: asset.last_seen,
+          lastSeen: asset.last_seen ?? asset.first_seen,
         }));
       }),
     );
@@ -355,8 +345,7 @@ class KyselyStore implements Store {
           ])
           .where((eb) => portConditions(eb, "services", portFilter));
         if (filter.os !== undefined) query = query.where(osMatches(filter.os));
-        if (filter.address !== undefined)
-          query = query.where("assets.address", "=", filter.address);
+        if (filter.address !== undefined) query = query.where(assetAddressIs(filter.address));
         query = query
           .orderBy("assets.address_key")
           .orderBy("services.protocol")
@@ -387,10 +376,10 @@ class KyselyStore implements Store {
           "services.last_seen",
           "services.last_scan_id",
         ])
-        .where("observations.scan_id", "=", filter.scanId)
+        .where("observations.scan_seq", "=", scanSeqOf(db, filter.scanId))
         .where((eb) => portConditions(eb, "observations", portFilter));
       if (filter.os !== undefined) query = query.where(osMatches(filter.os));
-      if (filter.address !== undefined) query = query.where("assets.address", "=", filter.address);
+      if (filter.address !== undefined) query = query.where(assetAddressIs(filter.address));
       query = query
         .orderBy("assets.address_key")
         .orderBy("observations.protocol")
@@ -419,7 +408,7 @@ class KyselyStore implements Store {
       db
         .selectFrom("observations")
         .selectAll()
-        .where("scan_id", "=", scanId)
+        .where("scan_seq", "=", scanSeqOf(db, scanId))
         .orderBy("address_key")
         .orderBy("protocol")
         .orderBy("port")
@@ -471,142 +460,361 @@ class KyselyStore implements Store {
 }
 
 /**
- * Creates assets for the addresses that answered and refreshes their last_seen and hostnames;
- * returns the asset id of every address in the batch that has one, and the ids created now.
+ * The batch by address (keyed by the address's sort key, so that two spellings of one IPv6
+ * address are one address), with one probe per (protocol, port): the last one wins, as it
+ * would in a later batch (PostgreSQL also refuses an upsert that touches one row twice).
  */
-async function upsertAssets(
-  trx: Db,
-  addresses: ReadonlyMap<string, AddressInBatch>,
-  now: string,
-): Promise<{ ids: Map<string, number>; created: { id: number; address: string }[] }> {
-  const ids = new Map<string, number>();
-  const knownHostnames = new Map<string, string[]>();
-  for (const part of chunks([...addresses.keys()], 1)) {
-    const rows = await trx
-      .selectFrom("assets")
-      .select(["id", "address", "hostnames_json"])
-      .where("address", "in", part)
-      .execute();
-    for (const row of rows) {
-      ids.set(row.address, row.id);
-      knownHostnames.set(row.address, parseJson<string[]>(row.hostnames_json) ?? []);
+function collectBatch(observations: readonly ProbeObservation[]): Map<string, AddressInBatch> {
+  const byText = new Map<string, AddressInBatch>();
+  const addresses = new Map<string, AddressInBatch>();
+  for (const observation of observations) {
+    let entry = byText.get(observation.address);
+    if (entry === undefined) {
+      const key = addressSortKey(observation.address);
+      entry = addresses.get(key);
+      if (entry === undefined) {
+        entry = {
+          key,
+          address: observation.address,
+          probes: [],
+          probeIndex: undefined,
+          hostnames: undefined,
+          answered: false,
+        };
+        addresses.set(key, entry);
+      }
+      byText.set(observation.address, entry);
     }
+    addProbe(entry, observation);
+    if (observation.hostnames !== undefined && observation.hostnames.length > 0) {
+      entry.hostnames ??= new Set();
+      for (const name of observation.hostnames) entry.hostnames.add(name);
+    }
+  }
+  for (const entry of addresses.values()) {
+    for (const { state } of entry.probes) {
+      if (state === "open" || state === "closed") entry.answered = true;
+    }
+  }
+  return addresses;
+}
+
+/** Most addresses have one probe in a batch: the index map is only made for a second one. */
+function addProbe(entry: AddressInBatch, observation: ProbeObservation): void {
+  const { probes } = entry;
+  if (probes.length === 0) {
+    probes.push(observation);
+    return;
+  }
+  if (entry.probeIndex === undefined) {
+    entry.probeIndex = new Map();
+    for (const [index, probe] of probes.entries()) {
+      entry.probeIndex.set(probeId(probe.protocol, probe.port), index);
+    }
+  }
+  const id = probeId(observation.protocol, observation.port);
+  const index = entry.probeIndex.get(id);
+  if (index === undefined) {
+    entry.probeIndex.set(id, probes.length);
+    probes.push(observation);
+  } else {
+    probes[index] = observation;
+  }
+}
+
+function detailJson(observation: ProbeObservation): string | null {
+  return observation.detail === undefined ? null : JSON.stringify(observation.detail);
+}
+
+function probeId(protocol: Protocol, port: number): number {
+  return port * 2 + (protocol === "udp" ? 1 : 0);
+}
+
+/**
+ * Creates assets for the addresses that answered for the first time, and merges new hostnames
+ * into those that answered again (their last sighting is their services' latest answer, which
+ * the batch's service rows record). Returns the asset id of every address in the batch that has
+ * one, by address key, and the keys created now.
+ */
+async function writeAssets(
+  trx: Db,
+  statements: Statements,
+  entries: readonly AddressInBatch[],
+  now: string,
+): Promise<{ ids: Map<string, number>; created: string[] }> {
+  const ids = new Map<string, number>();
+  const keys = entries.map((entry) => entry.key);
+  for (const row of await statements.assetsByKey.execute(trx, keys, {})) {
+    ids.set(row.address_key, row.id);
   }
 
-  const rows = [];
-  for (const [address, entry] of addresses) {
+  const named: AddressInBatch[] = [];
+  const fresh: unknown[] = [];
+  for (const entry of entries) {
     if (!entry.answered) continue;
-    const hostnames = new Set([...(knownHostnames.get(address) ?? []), ...entry.hostnames]);
-    rows.push({
-      address,
-      address_key: entry.key,
-      family: entry.family,
-      hostnames_json: JSON.stringify([...hostnames].sort()),
-      first_seen: now,
-      last_seen: now,
-      os: null,
-      os_confidence: null,
-      detail_json: null,
-    });
-  }
-  const created: { id: number; address: string }[] = [];
-  for (const part of chunks(rows, 9)) {
-    const upserted = await trx
-      .insertInto("assets")
-      .values(part)
-      .onConflict((oc) =>
-        oc.column("address").doUpdateSet((eb) => ({
-          last_seen: eb.ref("excluded.last_seen"),
-          hostnames_json: eb.ref("excluded.hostnames_json"),
-        })),
-      )
-      .returning(["id", "address"])
-      .execute();
-    for (const row of upserted) {
-      if (!ids.has(row.address)) created.push(row);
-      ids.set(row.address, row.id);
+    if (!ids.has(entry.key)) {
+      // ASSET_COLUMNS order.
+      fresh.push(
+        entry.address,
+        entry.key,
+        addressFamily(entry.address),
+        JSON.stringify(entry.hostnames === undefined ? [] : [...entry.hostnames].sort()),
+        now,
+      );
+    } else if (entry.hostnames !== undefined) {
+      named.push(entry);
     }
   }
+  if (named.length > 0) await mergeHostnames(trx, named, ids);
+
+  const created: string[] = [];
+  for (const row of await statements.insertAssets.execute(trx, fresh, {})) {
+    ids.set(row.address_key, row.id);
+    created.push(row.address_key);
+  }
   return { ids, created };
+}
+
+/** Known assets that answered under names: merge the names in (rare, so row by row). */
+async function mergeHostnames(
+  trx: Db,
+  entries: readonly AddressInBatch[],
+  ids: ReadonlyMap<string, number>,
+): Promise<void> {
+  const knownNames = new Map<number, string>();
+  for (const part of chunks(
+    entries.map((entry) => ids.get(entry.key) as number),
+    1,
+  )) {
+    const rows = await trx
+      .selectFrom("assets")
+      .select(["id", "hostnames_json"])
+      .where("id", "in", part)
+      .execute();
+    for (const row of rows) knownNames.set(row.id, row.hostnames_json);
+  }
+  for (const entry of entries) {
+    const id = ids.get(entry.key) as number;
+    const before = knownNames.get(id) ?? "[]";
+    const names = new Set([...(parseJson<string[]>(before) ?? []), ...(entry.hostnames ?? [])]);
+    const after = JSON.stringify([...names].sort());
+    if (after === before) continue;
+    await trx.updateTable("assets").set({ hostnames_json: after }).where("id", "=", id).execute();
+  }
 }
 
 /**
  * A host's first answer can come after this scan already recorded it as filtered on other
  * ports (port-major probe order). Attach those observations to the new asset and give them
- * service rows, so the inventory does not depend on the order the probes ran in. The current
- * batch's services are upserted afterwards and win.
+ * service rows, so the inventory does not depend on the order the probes ran in. Runs before
+ * the batch's own rows are written, so it only finds earlier ones; the batch's services are
+ * upserted afterwards and win.
  */
 async function adoptEarlierObservations(
   trx: Db,
+  statements: Statements,
+  scanSeq: number,
   scanId: string,
-  assets: readonly { id: number; address: string }[],
+  keys: readonly string[],
 ): Promise<void> {
-  for (const part of chunks(assets, 1)) {
-    await trx
-      .updateTable("observations")
-      .set((eb) => ({
-        asset_id: eb
-          .selectFrom("assets")
-          .select("assets.id")
-          .whereRef("assets.address", "=", "observations.address"),
-      }))
-      .where("observations.scan_id", "=", scanId)
-      .where("observations.asset_id", "is", null)
-      .where(
-        "observations.address",
-        "in",
-        part.map((asset) => asset.address),
-      )
-      .execute();
-    await trx
-      .insertInto("services")
-      .columns([
-        "asset_id",
-        "protocol",
-        "port",
-        "state",
-        "reason",
-        "first_seen",
-        "last_seen",
-        "last_scan_id",
-        "detail_json",
-      ])
-      .expression((eb) =>
-        eb
-          .selectFrom("observations")
-          .select([
-            sql<number>`observations.asset_id`.as("asset_id"),
-            "observations.protocol",
-            "observations.port",
-            "observations.state",
-            "observations.reason",
-            "observations.observed_at",
-            sql<string>`observations.observed_at`.as("last_seen"),
-            "observations.scan_id",
-            "observations.detail_json",
-          ])
-          // The WHERE also disambiguates INSERT ... SELECT ... ON CONFLICT for SQLite's parser.
-          .where("observations.scan_id", "=", scanId)
-          // By address, not asset_id: (scan_id, address) is the probe key's index prefix.
-          .where(
-            "observations.address",
-            "in",
-            part.map((asset) => asset.address),
-          )
-          .where("observations.asset_id", "is not", null),
-      )
-      .onConflict((oc) => oc.columns(["asset_id", "protocol", "port"]).doNothing())
-      .execute();
+  const adopted = await statements.adoptObservations.execute(trx, keys, { scan_seq: scanSeq });
+  const services: unknown[] = [];
+  for (const row of adopted) {
+    if (row.asset_id === null) continue;
+    services.push(
+      row.asset_id,
+      row.protocol,
+      row.port,
+      row.state,
+      row.reason,
+      row.observed_at,
+      row.observed_at,
+      // Only unanswered probes wait for adoption; this is for form's sake.
+      row.state === "open" || row.state === "closed" ? row.observed_at : null,
+      scanId,
+      row.detail_json,
+    );
   }
+  await statements.insertAdoptedServices.execute(trx, services, {});
 }
 
-async function requireScanRow(trx: Db, scanId: string, location: string): Promise<void> {
+/** Rows per multi-row statement: see BatchStatement. */
+const CHUNK = 256;
+
+/** An observation row as the batch writer sends it; every column is a parameter. */
+type ObservationValues = Omit<ObservationsTable, "id">;
+type ServiceValues = Omit<ServicesTable, "id">;
+type AssetValues = Pick<
+  AssetsTable,
+  "address" | "address_key" | "family" | "hostnames_json" | "first_seen"
+>;
+
+const OBSERVATION_COLUMNS = [
+  "scan_seq",
+  "scan_id",
+  "asset_id",
+  "address",
+  "address_key",
+  "protocol",
+  "port",
+  "state",
+  "reason",
+  "rtt_ms",
+  "observed_at",
+  "detail_json",
+] as const satisfies readonly (keyof ObservationValues)[];
+const SERVICE_COLUMNS = [
+  "asset_id",
+  "protocol",
+  "port",
+  "state",
+  "reason",
+  "first_seen",
+  "last_seen",
+  "last_answered",
+  "last_scan_id",
+  "detail_json",
+] as const satisfies readonly (keyof ServiceValues)[];
+const ASSET_COLUMNS = [
+  "address",
+  "address_key",
+  "family",
+  "hostnames_json",
+  "first_seen",
+] as const satisfies readonly (keyof AssetValues)[];
+
+/** Rows as the columns list orders them, so that kysely's parameters are the flat values in order. */
+function inColumnOrder<Row extends object>(columns: readonly (keyof Row)[], rows: Row[]): Row[] {
+  return rows.map(
+    (row) => Object.fromEntries(columns.map((column) => [column, row[column]])) as Row,
+  );
+}
+
+type Statements = ReturnType<typeof batchStatements>;
+
+/** The batch writer's statements, compiled once per store (see BatchStatement). */
+function batchStatements() {
+  return {
+    assetsByKey: new BatchStatement({
+      chunk: CHUNK,
+      columns: ["key"],
+      args: [],
+      build: (db, rows: { key: string }[]) =>
+        db
+          .selectFrom("assets")
+          .select(["id", "address_key"])
+          .where(
+            "address_key",
+            "in",
+            rows.map((row) => row.key),
+          ),
+    }),
+    insertAssets: new BatchStatement({
+      chunk: CHUNK,
+      columns: ASSET_COLUMNS,
+      args: [],
+      build: (db, rows: AssetValues[]) =>
+        db
+          .insertInto("assets")
+          .values(inColumnOrder(ASSET_COLUMNS, rows))
+          .returning(["id", "address_key"]),
+    }),
+    adoptObservations: new BatchStatement({
+      chunk: CHUNK,
+      columns: ["key"],
+      args: ["scan_seq"],
+      build: (db, rows: { key: string }[], args: { scan_seq: number }) =>
+        db
+          .updateTable("observations")
+          .set((eb) => ({
+            asset_id: eb
+              .selectFrom("assets")
+              .select("assets.id")
+              .whereRef("assets.address_key", "=", "observations.address_key"),
+          }))
+          .where("observations.scan_seq", "=", args.scan_seq)
+          .where(
+            "observations.address_key",
+            "in",
+            rows.map((row) => row.key),
+          )
+          .where("observations.asset_id", "is", null)
+          .returning([
+            "asset_id",
+            "protocol",
+            "port",
+            "state",
+            "reason",
+            "observed_at",
+            "detail_json",
+          ]),
+    }),
+    insertAdoptedServices: new BatchStatement({
+      chunk: CHUNK,
+      columns: SERVICE_COLUMNS,
+      args: [],
+      build: (db, rows: ServiceValues[]) =>
+        db
+          .insertInto("services")
+          .values(inColumnOrder(SERVICE_COLUMNS, rows))
+          .onConflict((oc) => oc.columns(["asset_id", "protocol", "port"]).doNothing()),
+    }),
+    upsertObservations: new BatchStatement({
+      chunk: CHUNK,
+      columns: OBSERVATION_COLUMNS,
+      args: [],
+      build: (db, rows: ObservationValues[]) =>
+        db
+          .insertInto("observations")
+          .values(inColumnOrder(OBSERVATION_COLUMNS, rows))
+          .onConflict((oc) =>
+            oc.columns(["scan_seq", "address_key", "protocol", "port"]).doUpdateSet((eb) => ({
+              asset_id: eb.fn.coalesce("excluded.asset_id", "observations.asset_id"),
+              address: eb.ref("excluded.address"),
+              state: eb.ref("excluded.state"),
+              reason: eb.ref("excluded.reason"),
+              rtt_ms: eb.ref("excluded.rtt_ms"),
+              observed_at: eb.ref("excluded.observed_at"),
+              detail_json: eb.ref("excluded.detail_json"),
+            })),
+          ),
+    }),
+    upsertServices: new BatchStatement({
+      chunk: CHUNK,
+      columns: SERVICE_COLUMNS,
+      args: [],
+      build: (db, rows: ServiceValues[]) =>
+        db
+          .insertInto("services")
+          .values(inColumnOrder(SERVICE_COLUMNS, rows))
+          .onConflict((oc) =>
+            oc.columns(["asset_id", "protocol", "port"]).doUpdateSet((eb) => ({
+              state: eb.ref("excluded.state"),
+              reason: eb.ref("excluded.reason"),
+              last_seen: eb.ref("excluded.last_seen"),
+              last_answered: eb.fn.coalesce("excluded.last_answered", "services.last_answered"),
+              last_scan_id: eb.ref("excluded.last_scan_id"),
+              // A later probe without detail (closed now) does not erase what an earlier one learnt.
+              detail_json: eb.fn.coalesce("excluded.detail_json", "services.detail_json"),
+            })),
+          ),
+    }),
+  };
+}
+
+async function requireScanSeq(trx: Db, scanId: string, location: string): Promise<number> {
   const row = await trx
     .selectFrom("scans")
-    .select("id")
+    .select("seq")
     .where("id", "=", scanId)
     .executeTakeFirst();
   if (row === undefined) throw scanNotFound(scanId, location);
+  return row.seq;
+}
+
+/** The scan's seq, for the observations' index (evaluated once, before the scan). */
+function scanSeqOf(db: Db, scanId: string) {
+  return db.selectFrom("scans").select("scans.seq").where("scans.id", "=", scanId);
 }
 
 function portConditions(
@@ -631,6 +839,13 @@ function portConditions(
   return eb.and(conditions);
 }
 
+/** Exactly this address, found through the address key's index when it is an IP address. */
+function assetAddressIs(address: string) {
+  const exact = sql<SqlBool>`${sql.ref("assets.address")} = ${address}`;
+  if (isIP(address) === 0) return exact;
+  return sql<SqlBool>`${sql.ref("assets.address_key")} = ${addressSortKey(address)} and ${exact}`;
+}
+
 /** Case-insensitive substring, with LIKE's wildcards in the user's text taken literally. */
 function osMatches(os: string) {
   const pattern = `%${os.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -651,7 +866,7 @@ function parseJson<T>(text: string | null): T | null {
   return text === null ? null : (JSON.parse(text) as T);
 }
 
-function toScanRecord(row: ScansTable): ScanRecord {
+function toScanRecord(row: Omit<Selectable<ScansTable>, "seq">): ScanRecord {
   return {
     id: row.id,
     createdAt: row.created_at,

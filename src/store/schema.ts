@@ -13,6 +13,8 @@ export interface MetaTable {
 }
 
 export interface ScansTable {
+  /** Compact key of the scan in the observations' probe key; id is the one users see. */
+  seq: Generated<number>;
   id: string;
   created_at: string;
   started_at: string | null;
@@ -35,7 +37,6 @@ export interface AssetsTable {
   family: string;
   hostnames_json: string;
   first_seen: string;
-  last_seen: string;
   os: string | null;
   os_confidence: number | null;
   detail_json: string | null;
@@ -50,12 +51,19 @@ export interface ServicesTable {
   reason: string;
   first_seen: string;
   last_seen: string;
+  /**
+   * When the port last answered (open or closed); null if it never did. The latest of an
+   * asset's is the asset's last sighting.
+   */
+  last_answered: string | null;
   last_scan_id: string;
   detail_json: string | null;
 }
 
 export interface ObservationsTable {
   id: Generated<number>;
+  /** scans.seq of scan_id (a foreign key holds the pair together). */
+  scan_seq: number;
   scan_id: string;
   /** Null while the address has not answered on any port (no asset yet). */
   asset_id: number | null;

@@ -158,6 +158,10 @@ describe("listServices", () => {
       "10.0.0.10:445",
       "10.0.0.10:3389",
     ]);
+    expect(keys(await store.listServices({ address: "2001:db8::1" }))).toEqual(["2001:db8::1:445"]);
+    // Exact: neither another spelling nor a name matches.
+    expect(await store.listServices({ address: "2001:DB8::1" })).toEqual([]);
+    expect(await store.listServices({ address: "dc1" })).toEqual([]);
     expect(keys(await store.listServices({ os: "server", protocol: "tcp" }))).toEqual([
       "10.0.0.2:135",
       "10.0.0.2:445",

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ProbeObservation } from "../../src/scan/observation.js";
 import { openStore, type Store } from "../../src/store/index.js";
 import { probe, tempDirectory } from "./store-test-helpers.js";
@@ -277,6 +277,59 @@ describe("recordBatch", () => {
     // Each scan still answers for what it saw.
     const [asFirstSaw] = await store.listServices({ scanId: first.id });
     expect(asFirstSaw?.state).toBe("open");
+  });
+
+  it("dates a host's last sighting by its latest answer, on any port", async () => {
+    const scan = await store.createScan({ command: "scan", params: {}, totalProbes: 5 });
+    const at = (time: string) => vi.setSystemTime(new Date(`2026-01-01T${time}Z`));
+    const record = (step: number, batch: ProbeObservation[]) =>
+      store.recordBatch(scan.id, batch, { step, probesDone: step, counts: {} });
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      at("10:00:00.000");
+      await record(1, [probe("192.0.2.8", 445, "open"), probe("192.0.2.9", 445, "filtered")]);
+      at("10:01:00.000");
+      // Silence proves nothing: the host was last seen when it last answered.
+      await record(2, [probe("192.0.2.8", 135, "filtered"), probe("192.0.2.8", 445, "filtered")]);
+      let [host] = await store.listHosts();
+      expect(host).toMatchObject({
+        address: "192.0.2.8",
+        firstSeen: "2026-01-01T10:00:00.000Z",
+        lastSeen: "2026-01-01T10:00:00.000Z",
+        openPorts: [],
+      });
+      at("10:02:00.000");
+      await record(3, [probe("192.0.2.8", 139, "closed")]);
+      [host] = await store.listHosts();
+      expect(host?.lastSeen).toBe("2026-01-01T10:02:00.000Z");
+      expect(host?.firstSeen).toBe("2026-01-01T10:00:00.000Z");
+      const services = await store.listServices({ address: "192.0.2.8" });
+      expect(services.map((s) => `${s.port} ${s.state} ${s.lastSeen.slice(11, 16)}`)).toEqual([
+        "135 filtered 10:01",
+        "139 closed 10:02",
+        "445 filtered 10:01",
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("takes two spellings of one IPv6 address for one address", async () => {
+    const scan = await store.createScan({ command: "scan", params: {}, totalProbes: 3 });
+    await store.recordBatch(
+      scan.id,
+      [
+        probe("2001:db8::a", 445, "filtered"),
+        probe("2001:DB8:0::A", 445, "open"),
+        probe("2001:db8:0:0:0:0:0:a", 135, "closed"),
+      ],
+      { step: 1, probesDone: 3, counts: {} },
+    );
+    const rows = await store.scanObservations(scan.id);
+    expect(rows.map((row) => `${row.port} ${row.state}`)).toEqual(["135 closed", "445 open"]);
+    expect(await store.listHosts()).toMatchObject([
+      { address: "2001:db8::a", openPorts: ["tcp/445"] },
+    ]);
   });
 
   it("keeps concurrent scans apart, in one store and across connections", async () => {
