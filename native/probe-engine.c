@@ -123,7 +123,7 @@ typedef struct engine {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   probe_queue_t input; /* guarded by lock */
-  int ended;           /* guarded by lock */
+  volatile int ended; /* guarded by lock */
   volatile int cancelled;
 
   napi_threadsafe_function tsfn;
@@ -1000,40 +1000,43 @@ static napi_value js_push(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value js_end(napi_env env, napi_callback_info info) {
+/* The engine handle passed as the only argument of end/cancel/release. */
+static engine_t *engine_arg(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine_t *e = unwrap(env, argv[0]);
-  if (!e) return NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
+    napi_throw_type_error(env, "RINGFENCE_ENGINE", "expected an engine handle");
+    return NULL;
+  }
+  return unwrap(env, argv[0]);
+}
+
+/* Sets `ended` or `cancelled` under the lock and wakes an idle probe thread. */
+static void raise_flag(engine_t *e, volatile int *flag) {
   pthread_mutex_lock(&e->lock);
-  e->ended = 1;
+  *flag = 1;
   pthread_cond_signal(&e->cond);
   pthread_mutex_unlock(&e->lock);
+}
+
+/* end(handle): no more targets will be pushed; the thread finishes what is queued. */
+static napi_value js_end(napi_env env, napi_callback_info info) {
+  engine_t *e = engine_arg(env, info);
+  if (e) raise_flag(e, &e->ended);
   return NULL;
 }
 
+/* cancel(handle): stop at once; undecided probes are not reported. */
 static napi_value js_cancel(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine_t *e = unwrap(env, argv[0]);
-  if (!e) return NULL;
-  pthread_mutex_lock(&e->lock);
-  e->cancelled = 1;
-  pthread_cond_signal(&e->cond);
-  pthread_mutex_unlock(&e->lock);
+  engine_t *e = engine_arg(env, info);
+  if (e) raise_flag(e, &e->cancelled);
   return NULL;
 }
 
 /* release(handle): called by JS after the final (done) batch; lets the process exit. */
 static napi_value js_release(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_OK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  engine_t *e = unwrap(env, argv[0]);
-  if (!e) return NULL;
-  napi_release_threadsafe_function(e->tsfn, napi_tsfn_release);
+  engine_t *e = engine_arg(env, info);
+  if (e) napi_release_threadsafe_function(e->tsfn, napi_tsfn_release);
   return NULL;
 }
 
