@@ -21,6 +21,7 @@ export type ErrorCode =
   | "RINGFENCE_LAB"
   | "RINGFENCE_NEEDS_PRIVILEGE"
   | "RINGFENCE_ENGINE"
+  | "RINGFENCE_RPC"
   | "RINGFENCE_INTERRUPTED"
   | "RINGFENCE_ADVISORY_FILE"
   | "RINGFENCE_INTEL_FILE"
@@ -53,6 +54,8 @@ export const EXIT = {
   store: 4,
   lab: 5,
   environment: 6,
+  /** A protocol peer could not be talked to (refused, timed out, answered nonsense). */
+  peer: 7,
   internal: 70,
   interrupted: 130,
 } as const;
@@ -75,6 +78,7 @@ const exitByCode: Record<ErrorCode, number> = {
   RINGFENCE_LAB: EXIT.lab,
   RINGFENCE_NEEDS_PRIVILEGE: EXIT.environment,
   RINGFENCE_ENGINE: EXIT.environment,
+  RINGFENCE_RPC: EXIT.peer,
   RINGFENCE_INTERRUPTED: EXIT.interrupted,
   RINGFENCE_ADVISORY_FILE: EXIT.usage,
   RINGFENCE_INTEL_FILE: EXIT.usage,

@@ -98,7 +98,7 @@ Examples:
 
 Exit status: 0 ok, 1 open ports found with --fail-on-open, 2 bad input, 3 target outside
 the authorized scope, 4 inventory database problem, 5 lab problem, 6 missing privilege or
-engine, 130 interrupted (resume with --resume).`,
+engine, 7 a protocol peer failed (rpc dump), 130 interrupted (resume with --resume).`,
   );
   return program;
 }

@@ -19,9 +19,6 @@ import { parseCount, parseDuration } from "./main.js";
  * scope-checked, deadline-bound and tolerant of Samba's "last page + 0x16c9a0d6".
  */
 
-/** The peer could not be enumerated (refused, timed out, not a mapper, undecodable). */
-export const EXIT_RPC_FAILED = 1;
-
 const TRANSPORTS: Record<string, ProtocolSequence> = { tcp: "ncacn_ip_tcp", http: "ncacn_http" };
 
 interface RpcDumpOptions {
@@ -106,11 +103,11 @@ export function registerRpcCommand(program: Command): void {
       });
       if (isRpcFailure(dump)) {
         if (dump.error !== undefined) throw dump.error;
-        process.stderr.write(
-          `ringfence: rpc dump ${formatStringBinding(binding)}: ${dump.message}\n`,
+        // The peer could not be enumerated (refused, timed out, not a mapper, undecodable).
+        throw new RingfenceError(
+          "RINGFENCE_RPC",
+          `rpc dump ${formatStringBinding(binding)}: ${dump.message}`,
         );
-        process.exitCode = EXIT_RPC_FAILED;
-        return;
       }
       process.stdout.write(options.json ? JSON.stringify(dump, null, 2) + "\n" : renderTable(dump));
       process.exitCode = EXIT.ok;

@@ -28,7 +28,7 @@ describe("ringfence rpc dump (CLI)", () => {
 
   it("says ncacn_np is not available yet, in one line", async () => {
     const result = await runCli(["rpc", "dump", "ncacn_np:127.20.0.1[\\pipe\\epmapper]"]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(7);
     expect(isOneLineError(result.stderr)).toBe(true);
     expect(result.stderr).toContain("not available yet");
   });
@@ -44,7 +44,7 @@ describe("ringfence rpc dump (CLI)", () => {
       "--timeout",
       "1s",
     ]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(7);
     expect(isOneLineError(result.stderr)).toBe(true);
     expect(result.stderr).toMatch(/connection refused/);
   });
