@@ -326,8 +326,10 @@ export async function executeScan(
     throw error;
   }
   const interrupted = signal.aborted;
+  // The running counts above may include probes re-sent after a resume; the stored ones are exact.
   await store.finishScan(scan.id, interrupted ? "interrupted" : "completed", {
     probesDone: interrupted ? probesDone : scan.totalProbes,
+    counts: await store.observationCounts(scan.id),
   });
   return { scan: await store.requireScan(scan.id), interrupted };
 }

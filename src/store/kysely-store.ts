@@ -427,6 +427,26 @@ class KyselyStore implements Store {
     }));
   }
 
+  async observationCounts(scanId: string): Promise<Record<PortState, number>> {
+    await this.requireScan(scanId);
+    const rows = await this.#run((db) =>
+      db
+        .selectFrom("observations")
+        .select(["state", (eb) => eb.fn.countAll<number>().as("count")])
+        .where("scan_seq", "=", scanSeqOf(db, scanId))
+        .groupBy("state")
+        .execute(),
+    );
+    const counts: Record<PortState, number> = {
+      open: 0,
+      closed: 0,
+      filtered: 0,
+      "open|filtered": 0,
+    };
+    for (const row of rows) counts[row.state] = Number(row.count);
+    return counts;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -131,6 +131,8 @@ export interface Store {
   listServices(filter?: ServiceFilter): Promise<ServiceRow[]>;
   /** Every observation of a scan, numeric address order, then protocol, then port. */
   scanObservations(scanId: string): Promise<ObservationRow[]>;
+  /** Observations of a scan per state, exact (each probe counted once, resumed or not). */
+  observationCounts(scanId: string): Promise<Record<PortState, number>>;
   /** Idempotent. */
   close(): Promise<void>;
 }

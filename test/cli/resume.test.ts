@@ -133,6 +133,13 @@ describe("a scan killed with SIGKILL resumes to the same inventory as an uninter
     // Nothing lost: every row seen before the kill is still there, with the same state.
     const afterKeys = new Set(after.map(key));
     for (const row of beforeResume) expect(afterKeys.has(key(row))).toBe(true);
+    // The scan row's counts are exact too, although some probes were sent twice.
+    const list = await runCli(["scans", "--db", db, "--json"]);
+    const stored = (
+      JSON.parse(list.stdout) as { id: string; counts: Record<string, number> }[]
+    ).find((s) => s.id === scanId)!;
+    expect(stored.counts.open).toBe(after.filter((r) => r.state === "open").length);
+    expect(Object.values(stored.counts).reduce((a, b) => a + b, 0)).toBe(after.length);
     // Nothing written twice, nothing missing: the same inventory as the uninterrupted scan.
     expect(after.length).toBe(expected.length);
     const diff = after.map(key).filter((k, i) => k !== expected[i]);
