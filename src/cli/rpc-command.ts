@@ -11,7 +11,10 @@ import {
   type ProtocolSequence,
   type StringBinding,
 } from "../rpc/index.js";
+import { labStatus } from "../lab/index.js";
+import { loadNativeAddon } from "../scan/index.js";
 import { loadScope } from "../scope/index.js";
+import { parseAddress, parseRangeExpression, rangesContain } from "../targets/index.js";
 import { parseCount, parseDuration } from "./main.js";
 
 /**
@@ -27,6 +30,41 @@ interface RpcDumpOptions {
   scope?: string;
   timeout: number;
   json?: boolean;
+  lab: boolean;
+  labDir?: string;
+  labName: string;
+}
+
+/**
+ * Like `scan`, reach a host of a running lab where the lab lives: join its network namespace and
+ * add its port offset. Only for literal addresses inside the lab's range.
+ */
+async function routeIntoLab(
+  binding: StringBinding,
+  options: RpcDumpOptions,
+): Promise<StringBinding> {
+  if (!options.lab) return binding;
+  const status = await labStatus({
+    name: options.labName,
+    ...(options.labDir !== undefined ? { stateDir: options.labDir } : {}),
+  });
+  const address = parseAddress(binding.host);
+  const lab = status?.alive ? parseRangeExpression(status.state.range) : undefined;
+  if (!status || !address || !lab || "reason" in lab) return binding;
+  if (!rangesContain([lab], address)) return binding;
+  if (status.state.netnsPath) {
+    const addon = loadNativeAddon();
+    if (!addon)
+      throw new RingfenceError(
+        "RINGFENCE_ENGINE",
+        "reaching the namespaced lab needs the native addon (build it with `npm run build:native`)",
+      );
+    addon.joinNetns(status.state.netnsPath);
+  }
+  const port = Number(binding.endpoint);
+  return Number.isInteger(port) && status.state.portOffset
+    ? { ...binding, endpoint: String(port + status.state.portOffset) }
+    : binding;
 }
 
 /** A host plus --transport/--port, or a whole string binding (ncacn_ip_tcp:host[135]). */
@@ -93,8 +131,11 @@ export function registerRpcCommand(program: Command): void {
         .default(3000, "3s"),
     )
     .option("--json", "print the result as one JSON document")
+    .option("--no-lab", "do not route lab addresses into a running `ringfence lab`")
+    .addOption(new Option("--lab-dir <dir>", "lab state directory").env("RINGFENCE_LAB_DIR"))
+    .option("--lab-name <name>", "which running lab to route lab addresses into", "default")
     .action(async (target: string, options: RpcDumpOptions) => {
-      const binding = targetBinding(target, options);
+      const binding = await routeIntoLab(targetBinding(target, options), options);
       const scope = await loadScope(options.scope);
       const dump = await dumpEndpointMapper(binding, {
         scope,

@@ -1,0 +1,49 @@
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { labDown, labUp, readGroundTruth, type LabState } from "../../src/lab/index.js";
+import { IS_ROOT, runCli, scratchDir } from "../helpers/cli.js";
+
+describe.skipIf(!IS_ROOT)("rpc dump reaches lab hosts inside the lab's namespace [root]", () => {
+  const tmp = scratchDir();
+  const labRef = { name: "rpcdump", stateDir: join(tmp.dir, "lab") };
+  let lab: LabState;
+  beforeAll(async () => {
+    await labDown(labRef);
+    lab = await labUp({ ...labRef, hosts: 32 });
+  });
+  afterAll(async () => {
+    await labDown(labRef);
+    tmp.cleanup();
+  });
+
+  it("dumps the endpoint map of every host whose TCP 135 is open, and only those", async () => {
+    const truth = await readGroundTruth(lab);
+    const args = [
+      "--lab-dir",
+      labRef.stateDir,
+      "--lab-name",
+      labRef.name,
+      "--json",
+      "--timeout",
+      "2s",
+    ];
+    const withRpc = truth.hosts.filter((h) => h.tcp.open.includes(135)).slice(0, 3);
+    const without = truth.hosts.find(
+      (h) => !h.tcp.open.includes(135) && h.tcp.closed.includes(135),
+    );
+    expect(withRpc.length).toBeGreaterThan(0);
+    for (const host of withRpc) {
+      const result = await runCli(["rpc", "dump", host.address, ...args]);
+      expect(result.code).toBe(0);
+      const dump = JSON.parse(result.stdout) as { entries: { name?: string; binding?: string }[] };
+      expect(dump.entries).toContainEqual(
+        expect.objectContaining({ name: "epmapper", binding: `ncacn_ip_tcp:${host.address}[135]` }),
+      );
+    }
+    if (without) {
+      const refused = await runCli(["rpc", "dump", without.address, ...args]);
+      expect(refused.code).toBe(7);
+      expect(refused.stderr).toContain("connection refused");
+    }
+  });
+});
