@@ -11,10 +11,9 @@ import {
   type ProtocolSequence,
   type StringBinding,
 } from "../rpc/index.js";
-import { labStatus } from "../lab/index.js";
-import { loadNativeAddon } from "../scan/index.js";
+import { enterLab, labHolding } from "../jobs/lab-routing.js";
 import { loadScope } from "../scope/index.js";
-import { parseAddress, parseRangeExpression, rangesContain } from "../targets/index.js";
+import { parseAddress } from "../targets/index.js";
 import { parseCount, parseDuration } from "./main.js";
 
 /**
@@ -43,27 +42,18 @@ async function routeIntoLab(
   binding: StringBinding,
   options: RpcDumpOptions,
 ): Promise<StringBinding> {
-  if (!options.lab) return binding;
-  const status = await labStatus({
+  const address = parseAddress(binding.host);
+  if (!options.lab || !address) return binding;
+  const point = { family: address.family, first: address.value, last: address.value };
+  const lab = await labHolding([point], {
     name: options.labName,
     ...(options.labDir !== undefined ? { stateDir: options.labDir } : {}),
   });
-  const address = parseAddress(binding.host);
-  const lab = status?.alive ? parseRangeExpression(status.state.range) : undefined;
-  if (!status || !address || !lab || "reason" in lab) return binding;
-  if (!rangesContain([lab], address)) return binding;
-  if (status.state.netnsPath) {
-    const addon = loadNativeAddon();
-    if (!addon)
-      throw new RingfenceError(
-        "RINGFENCE_ENGINE",
-        "reaching the namespaced lab needs the native addon (build it with `npm run build:native`)",
-      );
-    addon.joinNetns(status.state.netnsPath);
-  }
+  if (!lab) return binding;
+  enterLab(lab);
   const port = Number(binding.endpoint);
-  return Number.isInteger(port) && status.state.portOffset
-    ? { ...binding, endpoint: String(port + status.state.portOffset) }
+  return Number.isInteger(port) && lab.portOffset
+    ? { ...binding, endpoint: String(port + lab.portOffset) }
     : binding;
 }
 

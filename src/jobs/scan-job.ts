@@ -1,5 +1,5 @@
 import { RingfenceError } from "../errors.js";
-import { labStatus, type LabState } from "../lab/index.js";
+import { enterLab, labHolding } from "./lab-routing.js";
 import type { ProbeObservation } from "../scan/observation.js";
 import {
   createOrders,
@@ -10,7 +10,6 @@ import {
   type ScanProgress,
 } from "../scan/index.js";
 import { selectEngine, type EngineChoice } from "../scan/index.js";
-import { loadNativeAddon } from "../scan/index.js";
 import { loadScope, scopeViolation, type Scope } from "../scope/index.js";
 import type { ScanRecord, Store } from "../store/index.js";
 import {
@@ -99,35 +98,6 @@ function assertInScope(space: TargetSpace, scope: Scope): void {
   if (outside !== undefined) throw scopeViolation(outside, scope);
 }
 
-/**
- * The lab to scan through, if one is up and holds every target. Targets that straddle its range
- * are refused: half of them would be probed inside the lab's namespace (or with its port offset)
- * and half outside, which no user means.
- */
-async function labFor(
-  space: TargetSpace,
-  ref: { stateDir?: string; name?: string },
-): Promise<LabState | undefined> {
-  const status = await labStatus(ref);
-  if (!status?.alive) return undefined;
-  const lab = rangeOf(status.state.range);
-  const sameFamily = (r: AddressRange) => lab.family === r.family;
-  const inside = space.ranges.every(
-    (r) => sameFamily(r) && lab.first <= r.first && r.last <= lab.last,
-  );
-  if (inside) return status.state;
-  const overlaps = space.ranges.some(
-    (r) => sameFamily(r) && r.first <= lab.last && lab.first <= r.last,
-  );
-  if (overlaps)
-    throw new RingfenceError(
-      "RINGFENCE_USAGE",
-      `the targets overlap lab "${status.state.name}" (${status.state.range}) but are not all inside it`,
-      { hint: `scan ${status.state.range} (or part of it) on its own, or pass --no-lab` },
-    );
-  return undefined;
-}
-
 function rangeOf(text: string): AddressRange {
   const range = parseRangeExpression(text);
   if ("reason" in range)
@@ -156,7 +126,7 @@ export async function prepareScan(request: ScanRequest): Promise<{
   });
   assertInScope(space, scope);
   const lab = request.useLab
-    ? await labFor(space, {
+    ? await labHolding(space.ranges, {
         ...(request.labStateDir !== undefined ? { stateDir: request.labStateDir } : {}),
         ...(request.labName !== undefined ? { name: request.labName } : {}),
       })
@@ -249,23 +219,7 @@ export async function executeScan(
     assertInScope(space, scope);
   }
 
-  if (params.lab?.netnsPath) {
-    const addon = loadNativeAddon();
-    if (!addon)
-      throw new RingfenceError(
-        "RINGFENCE_ENGINE",
-        "scanning the namespaced lab needs the native addon (build it with `npm run build:native`)",
-      );
-    try {
-      addon.joinNetns(params.lab.netnsPath);
-    } catch (error) {
-      throw new RingfenceError(
-        "RINGFENCE_LAB",
-        `cannot enter the lab's network namespace ${params.lab.netnsPath}: ${(error as Error).message}`,
-        { hint: "is the lab still up? `ringfence lab status`" },
-      );
-    }
-  }
+  if (params.lab) enterLab(params.lab);
 
   const selection = selectEngine(params.engine, {
     hasIPv6: space.hasIPv6,

@@ -40,10 +40,9 @@ describe.skipIf(!IS_ROOT)("rpc dump reaches lab hosts inside the lab's namespace
         expect.objectContaining({ name: "epmapper", binding: `ncacn_ip_tcp:${host.address}[135]` }),
       );
     }
-    if (without) {
-      const refused = await runCli(["rpc", "dump", without.address, ...args]);
-      expect(refused.code).toBe(7);
-      expect(refused.stderr).toContain("connection refused");
-    }
+    expect(without).toBeDefined();
+    const refused = await runCli(["rpc", "dump", without!.address, ...args]);
+    expect(refused.code).toBe(7);
+    expect(refused.stderr).toContain("connection refused");
   });
 });
