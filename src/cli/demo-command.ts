@@ -1,4 +1,5 @@
 import { Command, Option } from "commander";
+import { parseCheckSelection } from "../checks/index.js";
 import { EXIT, RingfenceError } from "../errors.js";
 import { executeScan } from "../jobs/scan-job.js";
 import {
@@ -63,6 +64,42 @@ export async function compareWithGroundTruth(
   };
 }
 
+export interface VerdictComparison {
+  /** Hosts the lab expects a combined MS03-026 / MS03-039 verdict for. */
+  readonly expected: number;
+  readonly agreeing: number;
+  readonly mismatches: readonly string[];
+  readonly mismatchCount: number;
+}
+
+/** Each host's combined RPCSS verdict against the one its persona is written down with. */
+export async function compareVerdictsWithGroundTruth(
+  store: Store,
+  scanId: string,
+  lab: LabState,
+): Promise<VerdictComparison> {
+  const truth = await readGroundTruth(lab);
+  const found = new Map<string, string>();
+  for (const run of await store.listCheckRuns({ scanId }))
+    if (run.classification !== null) found.set(run.address, run.classification);
+  const mismatches: string[] = [];
+  let mismatchCount = 0;
+  let expected = 0;
+  for (const host of truth.hosts) {
+    const want = host.expected.rpcss;
+    const got = found.get(host.address) ?? null;
+    if (want !== null) expected++;
+    if (want !== got) {
+      mismatchCount++;
+      if (mismatches.length < 20)
+        mismatches.push(
+          `${host.address} (${host.persona}): expected ${want ?? "no verdict"}, got ${got ?? "no verdict"}`,
+        );
+    }
+  }
+  return { expected, agreeing: expected - mismatchCount, mismatches, mismatchCount };
+}
+
 export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
@@ -101,6 +138,7 @@ export function registerDemoCommand(program: Command): void {
         );
         const store = await openStore(o.db);
         const display = createProgressDisplay(o.progress, process.stderr);
+        let checks = { done: 0, total: 0, vulnerable: 0, started: performance.now() };
         try {
           const { scan } = await executeScan(
             store,
@@ -120,6 +158,7 @@ export function registerDemoCommand(program: Command): void {
                 seed: "demo",
                 useLab: true,
                 labName: DEMO_LAB,
+                checks: parseCheckSelection("safe"),
                 ...(o.labDir !== undefined ? { labStateDir: o.labDir } : {}),
               },
             },
@@ -133,27 +172,47 @@ export function registerDemoCommand(program: Command): void {
                 }),
               onProgress: (p) => display.update(p),
               onWarning: (w) => display.warn(w.code, w.message),
+              onChecksStart: (info) => {
+                display.stop();
+                display.note(
+                  `checking ${info.hosts} hosts for MS03-026 / MS03-039 (TCP 135/593) and the Blaster backdoor (TCP 4444)`,
+                );
+                checks = { done: 0, total: info.hosts, vulnerable: 0, started: performance.now() };
+              },
+              onHostChecked: (report) => {
+                checks.done++;
+                if (report.results.some((r) => r.verdict === "VULNERABLE")) checks.vulnerable++;
+                display.checks({ ...checks, elapsedMs: performance.now() - checks.started });
+              },
             },
             new AbortController().signal,
           );
           display.stop();
           say(renderSummaryText(await summarizeScan(store, scan.id)));
           const check = await compareWithGroundTruth(store, scan.id, lab, DEFAULT_PORTS);
+          const verdicts = await compareVerdictsWithGroundTruth(store, scan.id, lab);
           const seconds = ((performance.now() - started) / 1000).toFixed(1);
-          if (check.mismatchCount === 0) {
-            say(
-              `ground truth: all ${check.probes} probes agree with the lab; ${check.exposedFound} exposed hosts found, ${check.exposedExpected} expected. Demo took ${seconds} s.`,
-            );
-            say(
-              `explore: ringfence hosts --scan ${scan.id} --port 135   |   ringfence services --state open`,
-            );
-          } else {
-            for (const line of check.mismatches) say(`  mismatch ${line}`);
+          for (const line of check.mismatches) say(`  mismatch ${line}`);
+          for (const line of verdicts.mismatches) say(`  verdict mismatch ${line}`);
+          if (check.mismatchCount > 0)
             throw new RingfenceError(
               "RINGFENCE_LAB",
               `the scan disagrees with the lab's ground truth on ${check.mismatchCount} of ${check.probes} probes`,
             );
-          }
+          if (verdicts.mismatchCount > 0)
+            throw new RingfenceError(
+              "RINGFENCE_LAB",
+              `the checks disagree with the lab's expected verdicts on ${verdicts.mismatchCount} hosts`,
+            );
+          say(
+            `ground truth: all ${check.probes} probes agree with the lab; ${check.exposedFound} exposed hosts found, ${check.exposedExpected} expected.`,
+          );
+          say(
+            `verdicts: all ${verdicts.expected} hosts with RPC exposed got the MS03-026 / MS03-039 verdict the lab expects. Demo took ${seconds} s.`,
+          );
+          say(
+            `explore: ringfence hosts --scan ${scan.id} --port 135   |   ringfence check ms03-026-remote-activation <host>   |   ringfence services --state open`,
+          );
         } finally {
           display.stop();
           await store.close();

@@ -5,11 +5,14 @@ import {
   DEFAULT_LAB_HOSTS,
   DEFAULT_LAB_NAME,
   DEFAULT_LAB_SEED,
+  LAB_LAYOUTS,
+  PERSONAS,
   labDown,
   labStatus,
   labUp,
   MAX_LAB_HOSTS,
   readGroundTruth,
+  type LabLayout,
   type LabState,
 } from "../lab/index.js";
 import { parseCount } from "./main.js";
@@ -33,7 +36,7 @@ const ref = (o: LabRefOptions) => ({
 
 function describeLab(state: LabState): string {
   return [
-    `lab "${state.name}": ${state.hosts} hosts at ${state.range} (seed ${state.seed})`,
+    `lab "${state.name}": ${state.hosts} hosts at ${state.range} (${state.layout === "catalogue" ? "catalogue layout, " : ""}seed ${state.seed})`,
     `  mode ${state.mode}${state.netns ? `, namespace ${state.netns} (${state.netnsPath})` : ""}` +
       (state.portOffset
         ? `, port offset ${state.portOffset} (135 listens on ${135 + state.portOffset})`
@@ -76,6 +79,14 @@ export function registerLabCommand(program: Command): void {
         DEFAULT_LAB_SEED,
       )
       .addOption(
+        new Option(
+          "--layout <layout>",
+          `how hosts get personas: drawn from the seed by weight (estate), or host i = persona i mod ${PERSONAS.length}, every persona including the hostile ones (catalogue; --hosts ${PERSONAS.length} gives one host each)`,
+        )
+          .choices(LAB_LAYOUTS)
+          .default("estate"),
+      )
+      .addOption(
         new Option("--mode <mode>", "where the lab runs")
           .choices(["auto", "netns", "bind"])
           .default("auto"),
@@ -95,6 +106,7 @@ export function registerLabCommand(program: Command): void {
       o: LabRefOptions & {
         hosts: number;
         seed: string;
+        layout: LabLayout;
         mode: "auto" | "netns" | "bind";
         portOffset?: number;
         workers?: number;
@@ -104,6 +116,7 @@ export function registerLabCommand(program: Command): void {
         ...ref(o),
         hosts: o.hosts,
         seed: o.seed,
+        layout: o.layout,
         mode: o.mode,
         ...(o.portOffset !== undefined ? { portOffset: o.portOffset } : {}),
         ...(o.workers !== undefined ? { workers: o.workers } : {}),

@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { EXIT, exitCodeFor, isRingfenceError, RingfenceError } from "../errors.js";
 import { ENGINE_CHOICES } from "../scan/index.js";
+import { registerCheckCommand } from "./check-command.js";
 import { registerDemoCommand } from "./demo-command.js";
 import { registerInventoryCommands } from "./inventory-commands.js";
 import { registerLabCommand } from "./lab-command.js";
@@ -83,6 +84,7 @@ function buildProgram(): Command {
   registerLabCommand(program);
   registerDemoCommand(program);
   registerRpcCommand(program);
+  registerCheckCommand(program);
   program.addHelpText(
     "after",
     `
@@ -95,8 +97,11 @@ Examples:
   ringfence scan --resume <scan-id>               continue an interrupted scan
   ringfence hosts --port 135                      hosts with TCP 135 open
   ringfence services --state open --json
+  ringfence check --list                          the checks and their safety category
+  ringfence check ms03-026-remote-activation 127.20.0.5
 
-Exit status: 0 ok, 1 open ports found with --fail-on-open, 2 bad input, 3 target outside
+Exit status: 0 ok, 1 open ports found with --fail-on-open (or a VULNERABLE verdict with
+--fail-on-vulnerable, or from \`check\`), 2 bad input, 3 target outside
 the authorized scope, 4 inventory database problem, 5 lab problem, 6 missing privilege or
 engine, 7 a protocol peer failed (rpc dump), 130 interrupted (resume with --resume).`,
   );

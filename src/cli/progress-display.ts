@@ -10,7 +10,21 @@ export interface ProgressDisplay {
   warn(code: string, message: string): void;
   /** Informational line (engine choice, lab routing). */
   note(message: string): void;
+  /** The check phase after discovery: hosts checked so far. */
+  checks(progress: CheckProgress): void;
   stop(): void;
+}
+
+export interface CheckProgress {
+  readonly done: number;
+  readonly total: number;
+  readonly vulnerable: number;
+  readonly elapsedMs: number;
+}
+
+function checkLine(p: CheckProgress): string {
+  const rate = p.done / Math.max(0.001, p.elapsedMs / 1000);
+  return `checks: ${p.done}/${p.total} hosts, ${rate.toFixed(0)} hosts/s, ${p.vulnerable} vulnerable`;
 }
 
 function seconds(ms: number | null): string {
@@ -39,6 +53,7 @@ export function createProgressDisplay(
         cliProgress.Presets.shades_classic,
       );
       let started = false;
+      let checkBar: InstanceType<typeof cliProgress.SingleBar> | undefined;
       return {
         start(info) {
           write(`scan ${info.scanId}${info.resumed ? " (resumed)" : ""} with ${info.engine}\n`);
@@ -61,14 +76,38 @@ export function createProgressDisplay(
         note(message) {
           if (!started) write(`ringfence: ${message}\n`);
         },
+        checks(p) {
+          if (started) bar.stop();
+          started = false;
+          if (checkBar === undefined) {
+            checkBar = new cliProgress.SingleBar(
+              {
+                stream,
+                format:
+                  " {bar} {percentage}% | {value}/{total} hosts checked | vulnerable {vulnerable}",
+                hideCursor: true,
+                fps: 10,
+              },
+              cliProgress.Presets.shades_classic,
+            );
+            checkBar.start(p.total, p.done, { vulnerable: p.vulnerable });
+          } else checkBar.update(p.done, { vulnerable: p.vulnerable });
+          if (p.done >= p.total) {
+            checkBar.stop();
+            checkBar = undefined;
+          }
+        },
         stop() {
           if (started) bar.stop();
           started = false;
+          checkBar?.stop();
+          checkBar = undefined;
         },
       };
     }
     case "plain": {
       let last = 0;
+      let lastCheckLine = 0;
       let latest: ScanProgress | undefined;
       const line = (p: ScanProgress) =>
         write(
@@ -95,6 +134,13 @@ export function createProgressDisplay(
         note(message) {
           write(`ringfence: ${message}\n`);
         },
+        checks(p) {
+          const now = performance.now();
+          if (now - lastCheckLine >= 2000 || p.done >= p.total) {
+            lastCheckLine = now;
+            write(`${checkLine(p)}\n`);
+          }
+        },
         stop() {
           if (latest) line(latest);
           latest = undefined;
@@ -115,9 +161,12 @@ export function createProgressDisplay(
         note(message) {
           write(JSON.stringify({ type: "note", message }) + "\n");
         },
+        checks(p) {
+          write(JSON.stringify({ type: "check-progress", ...p }) + "\n");
+        },
         stop() {},
       };
     case "none":
-      return { start() {}, update() {}, warn() {}, note() {}, stop() {} };
+      return { start() {}, update() {}, warn() {}, note() {}, checks() {}, stop() {} };
   }
 }

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { Command, Option } from "commander";
 import { EXIT, RingfenceError } from "../errors.js";
 import {
@@ -8,13 +9,16 @@ import {
   isRpcFailure,
   parseStringBinding,
   type EndpointDump,
+  type EndpointEntry,
   type ProtocolSequence,
   type StringBinding,
 } from "../rpc/index.js";
 import { enterLab, labHolding } from "../jobs/lab-routing.js";
+import type { ProbeObservation } from "../scan/index.js";
 import { loadScope } from "../scope/index.js";
+import { openStore, parseStoreLocation, type ScanRecord } from "../store/index.js";
 import { parseAddress } from "../targets/index.js";
-import { parseCount, parseDuration } from "./main.js";
+import { dbOption, parseCount, parseDuration } from "./main.js";
 
 /**
  * `ringfence rpc dump`: the endpoint map of one host, as impacket rpcdump prints it, but
@@ -32,6 +36,9 @@ interface RpcDumpOptions {
   lab: boolean;
   labDir?: string;
   labName: string;
+  db: string;
+  /** False with --no-store. */
+  store: boolean;
 }
 
 /**
@@ -73,6 +80,92 @@ function targetBinding(target: string, options: RpcDumpOptions): StringBinding {
   const protseq = TRANSPORTS[options.transport] ?? "ncacn_ip_tcp";
   const endpoint = options.port === undefined ? DEFAULT_ENDPOINT[protseq] : String(options.port);
   return { protseq, host: target.replace(/^\[(.*)\]$/, "$1"), endpoint };
+}
+
+/** One endpoint as `rpc dump` prints it, and as the inventory keeps it (detail.rpcEndpoints). */
+export interface StoredRpcEndpoint {
+  uuid: string | null;
+  /** "major.minor". */
+  version: string | null;
+  name: string | null;
+  annotation: string;
+  binding: string | null;
+  protseq: string | null;
+}
+
+export function storedEndpoint(entry: EndpointEntry): StoredRpcEndpoint {
+  return {
+    uuid: entry.interface?.uuid ?? null,
+    version: entry.interface === null ? null : `${entry.interface.major}.${entry.interface.minor}`,
+    name: entry.name,
+    annotation: entry.annotation,
+    binding: entry.binding,
+    protseq: entry.protseq,
+  };
+}
+
+/**
+ * Records the dump in the inventory as a one-probe scan of the mapper's port: an open TCP
+ * service whose detail is the endpoint map. `nominal` is the binding as the user gave it (port
+ * 135 or 593), not the lab's wire port.
+ */
+async function storeDump(
+  db: string,
+  nominal: StringBinding,
+  dump: EndpointDump,
+): Promise<{ scan: ScanRecord; location: string }> {
+  const port = Number(nominal.endpoint);
+  // The address actually connected to (a host name resolved, a lab address as given).
+  const reached = parseStringBinding(dump.target);
+  const address = isBindingIssue(reached) ? nominal.host : reached.host;
+  if (!Number.isInteger(port) || isIP(address) === 0) {
+    throw new RingfenceError(
+      "RINGFENCE_USAGE",
+      `cannot store the dump of ${dump.target}: no IP address and TCP port to file it under`,
+      { hint: "Pass --no-store." },
+    );
+  }
+  const endpoints = dump.entries.map(storedEndpoint);
+  const observation: ProbeObservation = {
+    address,
+    protocol: "tcp",
+    port,
+    state: "open",
+    reason: "rpc-bind",
+    rttMs: null,
+    ...(isIP(nominal.host) === 0 ? { hostnames: [nominal.host] } : {}),
+    detail: { rpcEndpoints: endpoints },
+  };
+  const store = await openStore(db);
+  try {
+    const scan = await store.createScan({
+      command: "rpc dump",
+      params: {
+        ...nominal,
+        address,
+        endpointCount: endpoints.length,
+        pages: dump.pages,
+        complete: dump.complete,
+      },
+      totalProbes: 1,
+    });
+    try {
+      await store.markRunning(scan.id);
+      await store.recordBatch(scan.id, [observation], {
+        step: 1,
+        probesDone: 1,
+        counts: { open: 1 },
+      });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await store.finishScan(scan.id, "failed", { error: message }).catch(() => undefined);
+      throw error;
+    }
+    await store.finishScan(scan.id, "completed");
+    return { scan: await store.requireScan(scan.id), location: store.location };
+  } finally {
+    await store.close();
+  }
 }
 
 function renderTable(dump: EndpointDump): string {
@@ -124,8 +217,14 @@ export function registerRpcCommand(program: Command): void {
     .option("--no-lab", "do not route lab addresses into a running `ringfence lab`")
     .addOption(new Option("--lab-dir <dir>", "lab state directory").env("RINGFENCE_LAB_DIR"))
     .option("--lab-name <name>", "which running lab to route lab addresses into", "default")
+    .addOption(dbOption())
+    .option("--no-store", "do not record the endpoint map in the inventory")
     .action(async (target: string, options: RpcDumpOptions) => {
-      const binding = await routeIntoLab(targetBinding(target, options), options);
+      // A --db that can never work is refused before any traffic; the file is only opened (and
+      // created) once there is a dump to store in it.
+      if (options.store) parseStoreLocation(options.db);
+      const nominal = targetBinding(target, options);
+      const binding = await routeIntoLab(nominal, options);
       const scope = await loadScope(options.scope);
       const dump = await dumpEndpointMapper(binding, {
         scope,
@@ -140,7 +239,14 @@ export function registerRpcCommand(program: Command): void {
           `rpc dump ${formatStringBinding(binding)}: ${dump.message}`,
         );
       }
-      process.stdout.write(options.json ? JSON.stringify(dump, null, 2) + "\n" : renderTable(dump));
+      // Stored before printing: what is printed says where it was stored.
+      const stored = options.store ? await storeDump(options.db, nominal, dump) : undefined;
+      const where = stored && { scanId: stored.scan.id, db: stored.location };
+      process.stdout.write(
+        options.json
+          ? JSON.stringify(where ? { ...dump, stored: where } : dump, null, 2) + "\n"
+          : renderTable(dump) + (where ? `stored as scan ${where.scanId} in ${where.db}\n` : ""),
+      );
       process.exitCode = EXIT.ok;
     });
 }

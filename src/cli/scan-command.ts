@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Command, Option } from "commander";
+import { parseCheckSelection } from "../checks/index.js";
 import { EXIT, RingfenceError } from "../errors.js";
 import { executeScan, prepareScan, type ScanRequest } from "../jobs/scan-job.js";
 import { createReporter, summarizeScan, type OutputFormat } from "../reports/index.js";
@@ -39,6 +40,9 @@ interface ScanCliOptions {
   labName?: string;
   dryRun?: boolean;
   failOnOpen?: boolean;
+  checks: string;
+  checkTimeout?: number;
+  failOnVulnerable?: boolean;
 }
 
 function outputFormat(options: ScanCliOptions): OutputFormat {
@@ -133,8 +137,19 @@ export function registerScanCommand(program: Command): void {
     .option("--no-lab", "do not route lab targets into a running `ringfence lab`")
     .addOption(new Option("--lab-dir <dir>", "lab state directory").env("RINGFENCE_LAB_DIR"))
     .option("--lab-name <name>", "which running lab to route lab targets into", "default")
+    .option(
+      "--checks <list>",
+      "checks to run where their ports are open: safe (default), aggressive, none, or check ids (ringfence check --list)",
+      "safe",
+    )
+    .addOption(
+      new Option("--check-timeout <duration>", "per-connection deadline of the RPC checks")
+        .argParser(parseDuration)
+        .default(undefined, "5s"),
+    )
     .option("--dry-run", "walk the targets and probe order without sending anything")
     .option("--fail-on-open", "exit with status 1 when any port is open")
+    .option("--fail-on-vulnerable", "exit with status 1 when any check says VULNERABLE")
     .action(async (targets: string[], options: ScanCliOptions, command: Command) => {
       const format = outputFormat(options);
       const write = (text: string) => process.stdout.write(text);
@@ -157,6 +172,10 @@ export function registerScanCommand(program: Command): void {
         engine: options.engine,
         seed: options.seed ?? randomBytes(8).toString("hex"),
         useLab: options.lab,
+        checks: parseCheckSelection(options.checks),
+        ...(options.checkTimeout !== undefined
+          ? { checkTimeouts: { connectMs: options.checkTimeout, readMs: options.checkTimeout } }
+          : {}),
         ...(options.labDir !== undefined ? { labStateDir: options.labDir } : {}),
         ...(options.labName !== undefined ? { labName: options.labName } : {}),
       };
@@ -184,6 +203,10 @@ export function registerScanCommand(program: Command): void {
       process.on("SIGINT", onSignal);
       process.on("SIGTERM", onSignal);
       let scanId = options.resume ?? "";
+      let checksStarted: number | undefined;
+      let hostsChecked = 0;
+      let checksTotal = 0;
+      let vulnerableHosts = 0;
       try {
         const result = await executeScan(
           store,
@@ -208,10 +231,34 @@ export function registerScanCommand(program: Command): void {
             onObservations: (observations) => reporter.observations(scanId, observations),
             onProgress: (progress) => display.update(progress),
             onWarning: (warning) => display.warn(warning.code, warning.message),
+            onChecksStart: (info) => {
+              display.stop();
+              checksStarted = performance.now();
+              checksTotal = info.hosts;
+              if (info.hosts > 0 || info.alreadyChecked > 0)
+                display.note(
+                  `checking ${info.hosts} host(s) with a port the selected checks need${info.alreadyChecked > 0 ? ` (${info.alreadyChecked} already checked before the resume)` : ""}`,
+                );
+            },
+            onHostChecked: (report) => {
+              hostsChecked++;
+              if (report.results.some((r) => r.verdict === "VULNERABLE")) vulnerableHosts++;
+              display.checks({
+                done: hostsChecked,
+                total: checksTotal,
+                vulnerable: vulnerableHosts,
+                elapsedMs: performance.now() - (checksStarted ?? performance.now()),
+              });
+              reporter.hostChecked?.(scanId, report);
+            },
           },
           controller.signal,
         );
         display.stop();
+        if (checksStarted !== undefined && hostsChecked > 0)
+          display.note(
+            `checked ${hostsChecked} host(s) in ${((performance.now() - checksStarted) / 1000).toFixed(1)} s: ${vulnerableHosts} with a VULNERABLE verdict`,
+          );
         // The summary reads every observation back: skip it when nothing will use it.
         const summary =
           !options.quiet || options.failOnOpen
@@ -224,8 +271,9 @@ export function registerScanCommand(program: Command): void {
           );
           process.exitCode = EXIT.interrupted;
         } else {
-          process.exitCode =
-            options.failOnOpen && (summary?.counts.open ?? 0) > 0 ? EXIT.findings : EXIT.ok;
+          const openFound = options.failOnOpen === true && (summary?.counts.open ?? 0) > 0;
+          const vulnerableFound = options.failOnVulnerable === true && vulnerableHosts > 0;
+          process.exitCode = openFound || vulnerableFound ? EXIT.findings : EXIT.ok;
         }
       } finally {
         display.stop();

@@ -1,4 +1,13 @@
+import {
+  checkHosts,
+  portsOfSelection,
+  type CheckSelection,
+  type HostCheckReport,
+  type HostTarget,
+  type RpcssTimeouts,
+} from "../checks/index.js";
 import { RingfenceError } from "../errors.js";
+import { checkRunInputs } from "./check-records.js";
 import { enterLab, labHolding } from "./lab-routing.js";
 import type { ProbeObservation } from "../scan/observation.js";
 import {
@@ -40,6 +49,10 @@ export interface ScanRequest {
   readonly useLab: boolean;
   readonly labStateDir?: string;
   readonly labName?: string;
+  /** Checks to run on the hosts whose ports they need are open, after discovery. */
+  readonly checks?: CheckSelection;
+  /** Overrides of the RPC checks' connect/read/host deadlines. */
+  readonly checkTimeouts?: Partial<RpcssTimeouts>;
 }
 
 /**
@@ -69,6 +82,12 @@ export interface StoredScanParams {
   readonly engine: EngineChoice;
   readonly seed: string;
   readonly lab: { name: string; netnsPath: string | null; portOffset: number } | null;
+  /** Absent in scans stored before checks existed: those run none. */
+  readonly checks?: {
+    readonly ids: string[];
+    readonly aggressive: boolean;
+    readonly timeouts: Partial<RpcssTimeouts>;
+  };
 }
 
 export interface ScanJobHooks {
@@ -84,6 +103,9 @@ export interface ScanJobHooks {
   onObservations?(observations: readonly ProbeObservation[]): void;
   onProgress?(progress: ScanProgress): void;
   onWarning?(warning: { code: string; message: string }): void;
+  /** Discovery is over; `hosts` hosts have a port a selected check needs open. */
+  onChecksStart?(info: { hosts: number; alreadyChecked: number }): void;
+  onHostChecked?(report: HostCheckReport): void;
 }
 
 export interface ScanJobResult {
@@ -159,6 +181,15 @@ export async function prepareScan(request: ScanRequest): Promise<{
     engine: request.engine,
     seed: request.seed,
     lab: lab ? { name: lab.name, netnsPath: lab.netnsPath, portOffset: lab.portOffset } : null,
+    ...(request.checks !== undefined && request.checks.ids.length > 0
+      ? {
+          checks: {
+            ids: [...request.checks.ids],
+            aggressive: request.checks.aggressive,
+            timeouts: { ...request.checkTimeouts },
+          },
+        }
+      : {}),
   };
   return { params, space, scope };
 }
@@ -279,6 +310,15 @@ export async function executeScan(
     await store.finishScan(scan.id, signal.aborted ? "interrupted" : "failed", { error: message });
     throw error;
   }
+  if (!signal.aborted && params.checks !== undefined) {
+    try {
+      await runCheckPhase(store, scan.id, params, scope, hooks, signal);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      await store.finishScan(scan.id, "failed", { error: message });
+      throw error;
+    }
+  }
   const interrupted = signal.aborted;
   // The running counts above may include probes re-sent after a resume; the stored ones are exact.
   await store.finishScan(scan.id, interrupted ? "interrupted" : "completed", {
@@ -286,4 +326,64 @@ export async function executeScan(
     counts: await store.observationCounts(scan.id),
   });
   return { scan: await store.requireScan(scan.id), interrupted };
+}
+
+/** How many hosts the checks work on at once; each host's own sequence is sequential. */
+const CHECK_CONCURRENCY = 64;
+const CHECK_BATCH = 256;
+const CHECK_FLUSH_MS = 250;
+
+/**
+ * After discovery: run the selected checks on every host this scan found with a needed port open,
+ * recording each host's results as it completes. A resumed scan skips hosts already checked.
+ */
+async function runCheckPhase(
+  store: Store,
+  scanId: string,
+  params: StoredScanParams,
+  scope: Scope,
+  hooks: ScanJobHooks,
+  signal: AbortSignal,
+): Promise<void> {
+  const checks = params.checks;
+  if (checks === undefined) return;
+  const selection: CheckSelection = { ids: checks.ids, aggressive: checks.aggressive };
+  const wanted = portsOfSelection(selection);
+  const services = await store.listServices({ scanId, state: "open", protocol: "tcp" });
+  const byHost = new Map<string, number[]>();
+  for (const service of services) {
+    if (!wanted.has(service.port)) continue;
+    const ports = byHost.get(service.address) ?? [];
+    ports.push(service.port);
+    byHost.set(service.address, ports);
+  }
+  const checked = new Set((await store.listCheckRuns({ scanId })).map((run) => run.address));
+  const hosts: HostTarget[] = [...byHost]
+    .filter(([address]) => !checked.has(address))
+    .map(([address, openTcpPorts]) => ({ address, openTcpPorts }));
+  hooks.onChecksStart?.({ hosts: hosts.length, alreadyChecked: checked.size });
+  // Results are written in batches (one transaction each): a commit per host would make the
+  // store, not the hosts, set the pace. A crash loses at most one batch, which a resume re-checks.
+  let pending: HostCheckReport[] = [];
+  let lastFlush = performance.now();
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    lastFlush = performance.now();
+    await store.recordCheckRuns(batch.flatMap((report) => checkRunInputs(scanId, report)));
+    for (const report of batch) hooks.onHostChecked?.(report);
+  };
+  for await (const report of checkHosts(hosts, selection, {
+    scope,
+    portOffset: params.lab?.portOffset ?? 0,
+    rpcTimeouts: checks.timeouts,
+    concurrency: CHECK_CONCURRENCY,
+    signal,
+  })) {
+    pending.push(report);
+    if (pending.length >= CHECK_BATCH || performance.now() - lastFlush >= CHECK_FLUSH_MS)
+      await flush();
+  }
+  await flush();
 }

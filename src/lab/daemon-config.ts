@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { MAX_LAB_HOSTS } from "./address.js";
+import type { LabLayout } from "./personas.js";
 
 /**
  * The contract between `labUp` and the daemon process: written by labUp as JSON next to the
@@ -11,6 +12,8 @@ export const daemonConfigSchema = z.object({
   mode: z.enum(["netns", "bind"]),
   hosts: z.number().int().min(1).max(MAX_LAB_HOSTS),
   seed: z.string(),
+  /** How hosts get personas; the daemon must draw the same estate as labUp (personas.ts). */
+  layout: z.enum(["estate", "catalogue"] satisfies LabLayout[]).default("estate"),
   portOffset: z.number().int().min(0).max(65_000),
   tcpPorts: z.array(z.number().int().min(1).max(65_535)),
   /** Where the daemon reports readiness (or its startup error) as JSON, written atomically. */

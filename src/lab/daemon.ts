@@ -22,6 +22,7 @@ import { NbnsResponder } from "./nbns-responder.js";
 import { Estate, NBNS_PORT, PERSONAS, type LabHost } from "./personas.js";
 import { registerDcerpcHandlers } from "./dcerpc-handler.js";
 import { connectionHandlerFor } from "./protocol-handlers.js";
+import { registerTcp4444Handler } from "./tcp4444-handler.js";
 
 /**
  * The kernel caps the backlog at net.core.somaxconn, which labUp raises to 65535 inside the lab
@@ -82,7 +83,7 @@ interface Lab {
 function makeLab(config: DaemonConfig): Lab {
   const mode: LabMode = config.mode;
   return {
-    estate: new Estate(config.seed, config.hosts),
+    estate: new Estate(config.seed, config.hosts, config.layout),
     config,
     openByPersona: PERSONAS.map((persona) => {
       const tcp = behaviourOf(persona, mode, config.tcpPorts).tcp;
@@ -307,6 +308,7 @@ function startWorkers(config: DaemonConfig): Promise<number> {
 async function main(): Promise<void> {
   // Protocol emulators attach by nominal port; workers run main() too, so they get them as well.
   registerDcerpcHandlers();
+  registerTcp4444Handler();
   // cluster.fork() re-runs this module with the same argv, so workers read the same config.
   if (cluster.isWorker) {
     try {

@@ -2,11 +2,9 @@ import type { Socket } from "node:net";
 import {
   BIND_NAK_REASON,
   CONTEXT_RESULT,
-  EPMAPPER,
   EPMAPPER_STATUS_NO_MORE_ENTRIES,
   EPMAPPER_STATUS_OK,
   EPT_INQUIRY,
-  EPT_LOOKUP_OPNUM,
   EPT_VERS_OPTION,
   FragmentReassembler,
   LITTLE_ENDIAN_DREP,
@@ -42,18 +40,44 @@ import {
   type SyntaxId,
 } from "../protocols/dcerpc/index.js";
 import {
+  NCA_STATUS,
+  decodeRemoteActivationRequest,
+  decodeRemoteCreateInstanceRequest,
+  decodeRemoteGetClassObjectRequest,
+  encodeActivationReply,
+  encodeRemoteActivationReply,
+} from "../protocols/dcom/index.js";
+import { serveHostileRpc } from "./hostile-rpc.js";
+import type { Persona } from "./personas.js";
+import {
   holdConnection,
   registerConnectionHandler,
   type ConnectionContext,
   type ConnectionHandler,
 } from "./protocol-handlers.js";
 import { acceptsNdr64, eptEntriesFor, servesEndpointMapper } from "./rpc-endpoints.js";
+import {
+  activationOutcome,
+  classifyRequest,
+  findServedInterface,
+  fixOf,
+  unboundContextFault,
+  type ActivationOp,
+  type ActivationRequest,
+  type EmulatedRpcss,
+  type RpcssFix,
+} from "./rpcss-model.js";
 
 /**
- * The lab's DCE/RPC endpoint mapper on TCP 135 (ncacn_ip_tcp) and 593 (ncacn_http, RPC over HTTP
- * v1) for Windows personas: bind / alter_context for the epmapper interface (C706 §12.6.4.1-4),
- * ept_lookup (opnum 2, C706 Appendix O) over the persona's endpoint table (rpc-endpoints.ts), a
- * fault for anything else. Just enough of RPCSS for rpcdump, getArch, nmap and our own scanner.
+ * The lab's DCE/RPC server on TCP 135 (ncacn_ip_tcp) and 593 (ncacn_http, RPC over HTTP v1) for
+ * personas with an RPC runtime (NT-family RPCSS, DCOM98, HP-UX dced): bind / alter_context for the
+ * interfaces the persona's runtime has (C706 §12.6.4.1-4; rpcss-model.ts servedInterfaces),
+ * ept_lookup (opnum 2, C706 Appendix O) over the persona's endpoint table (rpc-endpoints.ts), the
+ * DCOM activation calls the MS03-026/MS03-039 checks make (IRemoteActivation opnum 0,
+ * ISystemActivator opnums 3 and 4) answered by the per-patch-state model in rpcss-model.ts, a
+ * fault for anything else. Just enough of RPCSS for rpcdump, getArch, nmap and our own checks.
+ * Hostile personas (rpc-*) are handed to hostile-rpc.ts, except rpc-wrong-call-id, which is this
+ * emulation (an unpatched Windows 2000) with a bind_ack for another call_id.
  *
  * Cost model: the daemon takes ~100k connections from scanners that never send a byte, so the
  * accept path only arms the idle timer and one `data` listener; the framer, reassembler and
@@ -79,19 +103,48 @@ const LINGER_AFTER_END_MS = 1_000;
 export const NCACN_HTTP_BANNER = "ncacn_http/1.0";
 
 /** C706 Appendix E / MS-RPCE §2.2.2.8 fault status codes the mapper sends. */
-const NCA_S_OP_RNG_ERROR = 0x1c010002;
-const NCA_S_PROTO_ERROR = 0x1c01000b;
-const NCA_S_INVALID_PRES_CONTEXT_ID = 0x1c00001c;
-const RPC_X_BAD_STUB_DATA = 0x000006f7;
+const NCA_S_OP_RNG_ERROR = NCA_STATUS.opRangeError;
+const NCA_S_PROTO_ERROR = NCA_STATUS.protocolError;
+const NCA_S_INVALID_PRES_CONTEXT_ID = NCA_STATUS.invalidPresContextId;
+const RPC_X_BAD_STUB_DATA = NCA_STATUS.badStubData;
 
 /** A rejected context names no transfer syntax: the all-zero p_syntax_id_t (C706 §12.6.3.1). */
 const NO_SYNTAX: SyntaxId = Object.freeze({ uuid: NIL_UUID, major: 0, minor: 0 });
 
+/** What one connection emulates: the runtime, its patch state, and the wrong-call-id lie. */
+interface Emulation {
+  readonly rpcss: EmulatedRpcss;
+  readonly fix: RpcssFix;
+  /** The call_id the bind_ack carries for a bind's call_id (C706 §12.6.4.4: the same one). */
+  readonly ackCallId: (callId: number) => number;
+}
+
+const SAME_CALL_ID = (callId: number): number => callId;
+
 /**
- * Interfaces served on the connection, by UUID. Only the endpoint mapper today; the DCOM activation
- * emulator (IRemoteActivation / ISystemActivator) registers here when it lands.
+ * rpc-wrong-call-id: everything an unpatched Windows 2000 does, so a client that does not check the
+ * bind_ack's call_id (research §2.10: "verify call_id echo") goes on to a confident, wrong verdict.
  */
-const SERVED: readonly SyntaxId[] = [EPMAPPER];
+const WRONG_CALL_ID_EMULATION: Emulation = Object.freeze({
+  rpcss: { kind: "windows", generation: "w2k", hardened: false, dcom: "enabled" } as const,
+  fix: "none",
+  ackCallId: (callId: number) => (callId + 1) >>> 0,
+});
+
+/** The emulation for a persona, or null when it has no RPC runtime the lab emulates call by call. */
+function emulationOf(persona: Persona): Emulation | null {
+  const rpcss = persona.rpcss;
+  switch (rpcss.kind) {
+    case "windows":
+    case "win9x":
+    case "dce":
+      return { rpcss, fix: fixOf(persona.patches), ackCallId: SAME_CALL_ID };
+    case "hostile":
+      return rpcss.behaviour === "wrong-call-id" ? WRONG_CALL_ID_EMULATION : null;
+    case "none":
+      return null;
+  }
+}
 
 /** Association group ids we hand out: nonzero and per process, as RPCSS does (MS-RPCE §3.3.1.5.5). */
 let nextAssocGroup = 0x1000;
@@ -104,28 +157,35 @@ export function registerDcerpcHandlers(): void {
 
 /** TCP 135: DCE/RPC from the first byte (research §2.3). */
 export const serveDcerpc: ConnectionHandler = (socket, context) => {
-  if (!servesEndpointMapper(context.host.persona)) {
+  const persona = context.host.persona;
+  if (persona.rpcss.kind === "hostile" && persona.rpcss.behaviour !== "wrong-call-id") {
+    serveHostileRpc(socket, context, persona.rpcss.behaviour);
+    return;
+  }
+  const emulation = emulationOf(persona);
+  if (emulation === null) {
     holdConnection(socket, context);
     return;
   }
-  attach(socket, context);
+  attach(socket, context, emulation);
 };
 
 /** TCP 593: the banner on connect, then the same PDUs as on 135 (impacket HTTPTransport). */
 export const serveNcacnHttp: ConnectionHandler = (socket, context) => {
-  if (!servesEndpointMapper(context.host.persona)) {
+  const emulation = emulationOf(context.host.persona);
+  if (emulation === null || !servesEndpointMapper(context.host.persona)) {
     holdConnection(socket, context);
     return;
   }
   socket.write(NCACN_HTTP_BANNER);
-  attach(socket, context);
+  attach(socket, context, emulation);
 };
 
-function attach(socket: Socket, context: ConnectionContext): void {
+function attach(socket: Socket, context: ConnectionContext, emulation: Emulation): void {
   socket.setTimeout(context.idleTimeoutMs, () => endSocket(socket));
   // The connection state is built on the first byte only: a port scan never pays for it.
   socket.once("data", (first: Buffer) => {
-    const connection = new RpcConnection(socket, context);
+    const connection = new RpcConnection(socket, context, emulation);
     connection.receive(first);
     socket.on("data", (chunk: Buffer) => connection.receive(chunk));
   });
@@ -160,6 +220,7 @@ class RpcConnection {
   constructor(
     private readonly socket: Socket,
     private readonly context: ConnectionContext,
+    private readonly emulation: Emulation,
   ) {
     socket.once("close", () => this.clearDeadline());
   }
@@ -247,8 +308,9 @@ class RpcConnection {
 
   private onBind(pdu: BindPdu | AlterContextPdu): void {
     const alter = pdu.type === "alter_context";
+    const callId = this.emulation.ackCallId(pdu.callId);
     const nak = (reason: number): void =>
-      this.send(encodeBindNak({ callId: pdu.callId, rejectReason: reason }));
+      this.send(encodeBindNak({ callId, rejectReason: reason }));
     if (!alter) {
       // C706 §12.6.4.5: minor versions 0 and 1 of CO RPC 5 are the ones we speak.
       if (pdu.rpcVersMinor > 1) return nak(BIND_NAK_REASON.protocolVersionNotSupported);
@@ -263,13 +325,8 @@ class RpcConnection {
     }
 
     const results: ContextResult[] = pdu.contexts.map((offered) => {
-      const iface = SERVED.find(
-        (s) =>
-          s.uuid === offered.abstractSyntax.uuid.toLowerCase() &&
-          s.major === offered.abstractSyntax.major &&
-          offered.abstractSyntax.minor <= s.minor,
-      );
-      if (iface === undefined) {
+      const iface = findServedInterface(this.emulation.rpcss, offered.abstractSyntax);
+      if (iface === null) {
         return reject(PROVIDER_REASON.abstractSyntaxNotSupported);
       }
       const transfer = this.chooseTransferSyntax(offered.transferSyntaxes);
@@ -285,7 +342,7 @@ class RpcConnection {
     // but no smaller than the size every implementation must accept.
     this.xmitFrag = Math.max(MUST_RECV_FRAG_SIZE, Math.min(pdu.maxRecvFrag, SERVER_MAX_FRAG));
     const body = {
-      callId: pdu.callId,
+      callId,
       maxXmitFrag: this.xmitFrag,
       maxRecvFrag: SERVER_MAX_FRAG,
       assocGroupId: pdu.assocGroupId !== 0 ? pdu.assocGroupId : nextGroup(),
@@ -327,15 +384,38 @@ class RpcConnection {
     if (!step.done) return;
     const first = step.call.first as RequestPdu;
     const bound = this.contexts.get(first.contextId);
-    if (bound === undefined || !sameSyntax(bound.transferSyntax, NDR_TRANSFER_SYNTAX)) {
+    if (bound === undefined) {
+      // KB824146Scan's req4 asks exactly this (research §2.6.4, §2.10a).
+      return this.fault(first, unboundContextFault(this.emulation.rpcss));
+    }
+    if (!sameSyntax(bound.transferSyntax, NDR_TRANSFER_SYNTAX)) {
       return this.fault(first, NCA_S_INVALID_PRES_CONTEXT_ID);
     }
-    if (bound.iface === EPMAPPER && first.opnum === EPT_LOOKUP_OPNUM) {
-      return this.eptLookup(first, step.call.stub);
-    }
-    // ept_insert/delete/map/... are not emulated: "operation out of range" is what RPC says for an
-    // opnum the interface does not implement (C706 Appendix E nca_s_op_rng_error).
+    const kind = classifyRequest(bound.iface, first.opnum);
+    if (kind === "ept_lookup") return this.eptLookup(first, step.call.stub);
+    if (kind !== null) return this.activation(first, kind, step.call.stub);
+    // ept_insert/delete/map/..., ServerAlive2, mgmt calls are not emulated: "operation out of
+    // range" is what RPC says for an opnum the interface does not implement (C706 Appendix E
+    // nca_s_op_rng_error).
     return this.fault(first, NCA_S_OP_RNG_ERROR);
+  }
+
+  /** An activation call, decoded with the codec and answered by the model (rpcss-model.ts). */
+  private activation(request: RequestPdu, op: ActivationOp, stub: Uint8Array): void {
+    const outcome = activationOutcome(
+      this.emulation.rpcss,
+      this.emulation.fix,
+      op,
+      decodeActivation(op, stub, request.drep.integer === "little-endian"),
+    );
+    switch (outcome.kind) {
+      case "fault":
+        return this.fault(request, outcome.status);
+      case "remote-activation-reply":
+        return this.respond(request, encodeRemoteActivationReply({ phr: outcome.phr }));
+      case "activation-reply":
+        return this.respond(request, encodeActivationReply(outcome.hresult));
+    }
   }
 
   private fault(pdu: RequestPdu, status: number): void {
@@ -398,6 +478,28 @@ class RpcConnection {
       { maxEnts: Math.max(lookup.maxEnts, entries.length) },
     );
     this.respond(request, body);
+  }
+}
+
+/** The model's view of an activation stub, or null when the codec cannot unmarshal it. */
+function decodeActivation(
+  op: ActivationOp,
+  stub: Uint8Array,
+  littleEndian: boolean,
+): ActivationRequest | null {
+  switch (op) {
+    case "RemoteActivation": {
+      const request = decodeRemoteActivationRequest(stub, littleEndian);
+      return isDecodeIssue(request) ? null : { op, objectName: request.objectName };
+    }
+    case "RemoteCreateInstance": {
+      const request = decodeRemoteCreateInstanceRequest(stub, littleEndian);
+      return isDecodeIssue(request) ? null : { op, propertyClsids: request.propertyClsids };
+    }
+    case "RemoteGetClassObject": {
+      const request = decodeRemoteGetClassObjectRequest(stub, littleEndian);
+      return isDecodeIssue(request) ? null : { op, objrefSignature: request.objrefSignature };
+    }
   }
 }
 

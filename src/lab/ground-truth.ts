@@ -15,7 +15,10 @@ import {
   LAB_UDP_PORTS,
   NBNS_PORT,
   PERSONAS,
+  personaById,
   type Estate,
+  type ExpectedVerdicts,
+  type LabLayout,
   type PatchState,
   type Persona,
 } from "./personas.js";
@@ -47,6 +50,13 @@ export interface GroundTruthHost {
   readonly elsewhere: "closed" | "filtered";
   /** Set when this mode cannot show the persona as designed (bind mode and firewalled personas). */
   readonly degraded: string | null;
+  /**
+   * What a correct MS03-026/MS03-039 check and Blaster check conclude on this host (the persona's
+   * hand-written `expected`), each null when its port (TCP 135, TCP 4444) is not open in this
+   * lab's mode: a check that cannot connect has no verdict to compare. Files written before the
+   * lab emulated DCOM activation lack it; readGroundTruth fills it in from the catalogue.
+   */
+  readonly expected: ExpectedVerdicts;
 }
 
 /**
@@ -58,6 +68,8 @@ export interface GroundTruth {
   readonly name: string;
   readonly mode: LabMode;
   readonly seed: string;
+  /** How hosts got personas (personas.ts LabLayout); readGroundTruth reads older files as "estate". */
+  readonly layout: LabLayout;
   readonly base: string;
   readonly range: string;
   readonly hostCount: number;
@@ -117,6 +129,10 @@ export function groundTruthHost(
     udp,
     elsewhere: b.elsewhere,
     degraded: b.degraded,
+    expected: {
+      rpcss: b.tcp.get(135) === "open" ? persona.expected.rpcss : null,
+      blaster: b.tcp.get(4444) === "open" ? persona.expected.blaster : null,
+    },
   };
 }
 
@@ -146,6 +162,7 @@ export async function writeGroundTruth(
     name: header.name,
     mode: header.mode,
     seed: estate.seed,
+    layout: estate.layout,
     base: LAB_BASE,
     range: labRange(estate.hosts),
     hostCount: estate.hosts,
@@ -223,7 +240,42 @@ export async function readGroundTruth(state: {
       `${state.groundTruthFile} is not a lab ground truth file`,
     );
   }
-  return value;
+  return withAdditiveFields(value);
+}
+
+/**
+ * The format string stayed "/1" when `layout` and the hosts' `expected` were added (both additive),
+ * so a file from an older lab that is still up lacks them: it was an estate layout, and a host's
+ * expected verdicts follow from its persona and its open ports as groundTruthHost computes them.
+ */
+function withAdditiveFields(value: GroundTruth): GroundTruth {
+  const partial = value as Omit<GroundTruth, "layout" | "hosts"> & {
+    readonly layout?: LabLayout;
+    readonly hosts: readonly (Omit<GroundTruthHost, "expected"> & {
+      readonly expected?: ExpectedVerdicts;
+    })[];
+  };
+  if (partial.layout !== undefined && partial.hosts.every((h) => h.expected !== undefined)) {
+    return value;
+  }
+  const offset = partial.portOffset;
+  return {
+    ...partial,
+    layout: partial.layout ?? "estate",
+    hosts: partial.hosts.map((host) => {
+      if (host.expected !== undefined) return host as GroundTruthHost;
+      const persona = personaById(host.persona);
+      return {
+        ...host,
+        expected: {
+          rpcss: host.tcp.open.includes(135 + offset) ? (persona?.expected.rpcss ?? null) : null,
+          blaster: host.tcp.open.includes(4444 + offset)
+            ? (persona?.expected.blaster ?? null)
+            : null,
+        },
+      };
+    }),
+  };
 }
 
 export interface ExpectedObservation {

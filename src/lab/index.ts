@@ -26,18 +26,29 @@ export {
   type PortLists,
 } from "./ground-truth.js";
 export {
+  CMD_BANNER_W2K,
+  CMD_BANNER_XP,
+  EXPECTED_RPCSS_VERDICTS,
   Estate,
+  LAB_LAYOUTS,
   LAB_TCP_PORTS,
   LAB_UDP_PORTS,
   LAB_WORKGROUP,
   PERSONAS,
   computerName,
   personaById,
+  type ExpectedRpcssVerdict,
+  type ExpectedVerdicts,
+  type HostileRpcBehaviour,
   type LabHost,
+  type LabLayout,
   type NetbiosBehaviour,
   type NetbiosIdentity,
   type PatchState,
   type Persona,
+  type RpcssProfile,
+  type Tcp4444Service,
+  type WindowsGeneration,
 } from "./personas.js";
 export { LAB_BASE, MAX_LAB_HOSTS, labAddress, labIndex, labRange } from "./address.js";
 export type { LabMode } from "./behaviour.js";

@@ -1,9 +1,10 @@
 import { readFile, rename, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import { RingfenceError } from "../errors.js";
 import type { LabMode } from "./behaviour.js";
+import type { LabLayout } from "./personas.js";
 
 /**
  * The state file of a running lab, `<stateDir>/<name>.json`: everything a scanner needs to use it
@@ -21,6 +22,8 @@ export interface LabState {
   readonly base: string;
   readonly hosts: number;
   readonly seed: string;
+  /** How hosts got personas: seeded by weight ("estate") or one per persona ("catalogue"). */
+  readonly layout: LabLayout;
   /** Added to every nominal port on the wire (bind mode: 20000 by default, so 135 → 20135). */
   readonly portOffset: number;
   /** The port universe, nominal numbers; on the wire each is `port + portOffset`. */
@@ -53,6 +56,8 @@ const stateSchema = z.object({
   base: z.string(),
   hosts: z.number().int(),
   seed: z.string(),
+  // State files of labs started before layouts existed are estates.
+  layout: z.enum(["estate", "catalogue"] satisfies LabLayout[]).default("estate"),
   portOffset: z.number().int(),
   tcpPorts: z.array(z.number().int()),
   udpPorts: z.array(z.number().int()),
@@ -93,7 +98,8 @@ export function defaultStateDir(): string {
 
 /** Every file a lab owns in its state directory. */
 export function labFiles(stateDir: string, name: string) {
-  const base = join(stateDir, name);
+  // Absolute: the daemon runs with another working directory (and, in netns mode, elsewhere).
+  const base = join(resolve(stateDir), name);
   return {
     state: `${base}.json`,
     groundTruth: `${base}.ground-truth.json`,

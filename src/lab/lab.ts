@@ -20,7 +20,14 @@ import {
   writeLabState,
   type LabState,
 } from "./lab-state.js";
-import { Estate, LAB_TCP_PORTS, LAB_UDP_PORTS, NBNS_PORT } from "./personas.js";
+import {
+  Estate,
+  LAB_LAYOUTS,
+  LAB_TCP_PORTS,
+  LAB_UDP_PORTS,
+  NBNS_PORT,
+  type LabLayout,
+} from "./personas.js";
 import {
   conflictingSockets,
   createNetns,
@@ -43,6 +50,12 @@ export interface LabUpOptions {
   readonly hosts?: number;
   /** Persona seed (default "ringfence"): the same seed gives the same estate everywhere. */
   readonly seed?: string;
+  /**
+   * How hosts get personas: "estate" (default) draws them from the seed by weight; "catalogue"
+   * gives host i PERSONAS[i % PERSONAS.length], so `hosts: PERSONAS.length` is one host per
+   * persona, including the weight-0 (hostile) ones the estate never draws.
+   */
+  readonly layout?: LabLayout;
   /** "auto" (default): netns when privileged (CAP_NET_ADMIN + CAP_SYS_ADMIN), else bind. */
   readonly mode?: "auto" | "netns" | "bind";
   /** Added to every port on the wire. Default 0 in netns mode, 20,000 in bind mode. */
@@ -105,6 +118,12 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabState> {
     );
   }
   const seed = options.seed ?? DEFAULT_LAB_SEED;
+  const layout = options.layout ?? "estate";
+  if (!LAB_LAYOUTS.includes(layout)) {
+    throw new RingfenceError("RINGFENCE_LAB", `unknown lab layout ${JSON.stringify(layout)}`, {
+      hint: `use ${LAB_LAYOUTS.join(" or ")}`,
+    });
+  }
   const privileged = await hasNetnsPrivileges();
   const mode = await resolveMode(options.mode ?? "auto", privileged);
   const portOffset = options.portOffset ?? (mode === "bind" ? DEFAULT_BIND_PORT_OFFSET : 0);
@@ -129,7 +148,7 @@ export async function labUp(options: LabUpOptions = {}): Promise<LabState> {
   const releaseLock = await takeLock(files.lock, name);
   try {
     await refuseIfUp(stateDir, name);
-    const estate = new Estate(seed, hosts);
+    const estate = new Estate(seed, hosts, layout);
     if (mode === "bind") await checkBindMode(estate, tcpPorts, portOffset);
     const netns = mode === "netns" ? netnsNameFor(name) : null;
     if (netns !== null) await claimNetns(netns);
@@ -185,6 +204,7 @@ async function startLab(plan: StartPlan): Promise<LabState> {
       mode,
       hosts,
       seed,
+      layout: estate.layout,
       portOffset,
       tcpPorts,
       readyFile: files.ready,
@@ -210,6 +230,7 @@ async function startLab(plan: StartPlan): Promise<LabState> {
       base: LAB_BASE,
       hosts,
       seed,
+      layout: estate.layout,
       portOffset,
       tcpPorts,
       udpPorts: [...LAB_UDP_PORTS],

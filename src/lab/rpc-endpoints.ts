@@ -5,6 +5,7 @@ import {
   IREMOTE_ACTIVATION,
   ISYSTEM_ACTIVATOR,
   LSARPC,
+  MGMT,
   NETLOGON,
   NIL_UUID,
   NTSVCS,
@@ -15,7 +16,7 @@ import {
   type TowerEndpoint,
 } from "../protocols/dcerpc/index.js";
 import { behaviourOf, type LabMode } from "./behaviour.js";
-import { computerName, type Persona } from "./personas.js";
+import { computerName, type Persona, type WindowsGeneration } from "./personas.js";
 
 /**
  * What each Windows persona's endpoint mapper has registered: the table `ept_lookup` (C706
@@ -27,7 +28,13 @@ import { computerName, type Persona } from "./personas.js";
  *    Server 2003 ncacn_http port 593 (research §1.3: `endpoint("ncalrpc:", "ncacn_ip_tcp:[135]",
  *    "ncacn_np:[\\pipe\\epmapper]")`).
  *  - LSASS registers lsarpc / samr / netlogon on `\PIPE\lsass` (2000 and later).
- *  - XP's services.exe registers Messenger and Plug and Play on `\PIPE\ntsvcs`.
+ *  - XP's services.exe registers Messenger and Plug and Play on `\PIPE\ntsvcs` (not on XP SP2,
+ *    which disables the Messenger service).
+ *  - Windows 98's DCOM98 RPCSS registers the mapper and the DCOM interfaces it has on TCP 135 and
+ *    ncalrpc only (Windows 9x cannot be a named-pipe server), without ISystemActivator and
+ *    ILocalObjectExporter v2.0 (research §2.4.4: the v2.0 bind is rejected on 9x).
+ *  - HP-UX dced (a DCE runtime) registers the endpoint mapper and the DCE remote management
+ *    interface (C706 Appendix Q) on TCP 135; it has no DCOM.
  *
  * Consistency with the wire: a TCP binding is listed only if that port is really open on the host
  * in the lab's mode, and named-pipe bindings only if SMB (139 or 445) is open. Real hosts also
@@ -71,24 +78,6 @@ type TemplateEndpoint =
   | { readonly protseq: "ncacn_np"; readonly pipe: string }
   | { readonly protseq: "ncalrpc"; readonly endpoint: string };
 
-type Generation = "nt4" | "w2k" | "xp" | "w2k3";
-
-function generationOf(persona: Persona): Generation | null {
-  if (persona.os.family !== "windows") return null;
-  switch (persona.os.product) {
-    case "Windows NT 4.0":
-      return "nt4";
-    case "Windows 2000":
-      return "w2k";
-    case "Windows XP":
-      return "xp";
-    case "Windows Server 2003":
-      return "w2k3";
-    default:
-      return null;
-  }
-}
-
 /**
  * Whether the persona's RPC runtime accepts the NDR64 transfer syntax (MS-RPCE §2.2.5.3.1).
  * NDR64 exists only in 64-bit Windows runtimes; every persona of the catalogue is a 32-bit 2003-era
@@ -100,24 +89,27 @@ export function acceptsNdr64(persona: Persona): boolean {
   return false;
 }
 
-/** True when the lab serves a DCE/RPC endpoint mapper for this persona (Windows with 135 or 593). */
+/**
+ * True when the lab serves a DCE/RPC endpoint mapper for this persona: an NT-family RPCSS, DCOM98's
+ * RPCSS or a DCE dced (rpcss profile in personas.ts). Hostile personas have their own handler.
+ */
 export function servesEndpointMapper(persona: Persona): boolean {
-  return generationOf(persona) !== null;
+  const kind = persona.rpcss.kind;
+  return kind === "windows" || kind === "win9x" || kind === "dce";
 }
 
 const templateCache = new Map<string, readonly Registration[]>();
 
 /**
  * The registrations of a persona in a mode, with TCP ports as nominal numbers; `null` when the
- * host has no reachable endpoint mapper (not Windows, or neither 135 nor 593 open in this mode).
+ * host has no reachable endpoint mapper (no RPC runtime, or neither 135 nor 593 open in this mode).
  */
 function registrations(
   persona: Persona,
   mode: LabMode,
   tcpPorts: readonly number[],
 ): readonly Registration[] | null {
-  const generation = generationOf(persona);
-  if (generation === null) return null;
+  if (!servesEndpointMapper(persona)) return null;
   const tcp = behaviourOf(persona, mode, tcpPorts).tcp;
   const open = (port: number): boolean => tcp.get(port) === "open";
   if (!open(135) && !open(593)) return null;
@@ -125,11 +117,39 @@ function registrations(
   const known = templateCache.get(key);
   if (known !== undefined) return known;
 
-  const smb = open(139) || open(445);
   const out: Registration[] = [];
   const add = (iface: SyntaxId, endpoints: readonly TemplateEndpoint[], annotation = ""): void => {
     for (const endpoint of endpoints) out.push({ iface, annotation, endpoint });
   };
+  const rpcss = persona.rpcss;
+  if (rpcss.kind === "windows") {
+    windowsRegistrations(rpcss.generation, rpcss.hardened, open, add);
+  } else if (rpcss.kind === "win9x") {
+    const endpoints: TemplateEndpoint[] = [];
+    if (open(135)) endpoints.push({ protseq: "ncacn_ip_tcp", port: 135 });
+    endpoints.push({ protseq: "ncalrpc", endpoint: "epmapper" });
+    add(EPMAPPER, endpoints);
+    add(IREMOTE_ACTIVATION, endpoints);
+    add(IOXID_RESOLVER, endpoints);
+  } else {
+    // dced listens on TCP and UDP 135; the lab's universe has no UDP 135 (it answers port
+    // unreachable), so only the TCP binding is advertised.
+    const endpoints: TemplateEndpoint[] = open(135) ? [{ protseq: "ncacn_ip_tcp", port: 135 }] : [];
+    add(EPMAPPER, endpoints);
+    add(MGMT, endpoints);
+  }
+  const frozen = Object.freeze(out);
+  templateCache.set(key, frozen);
+  return frozen;
+}
+
+function windowsRegistrations(
+  generation: WindowsGeneration,
+  hardened: boolean,
+  open: (port: number) => boolean,
+  add: (iface: SyntaxId, endpoints: readonly TemplateEndpoint[], annotation?: string) => void,
+): void {
+  const smb = open(139) || open(445);
 
   // RPCSS's endpoints (research §1.3), in the order Windows registers them.
   const rpcss: TemplateEndpoint[] = [];
@@ -161,12 +181,10 @@ function registrations(
       { protseq: "ncacn_np", pipe: "\\PIPE\\ntsvcs" },
       { protseq: "ncalrpc", endpoint: "ntsvcs" },
     ];
-    add(MESSENGER, ntsvcs, "Messenger Service");
+    // XP SP2 (the hardened XP) sets the Messenger service to disabled: it registers nothing.
+    if (!hardened) add(MESSENGER, ntsvcs, "Messenger Service");
     add(NTSVCS, ntsvcs);
   }
-  const frozen = Object.freeze(out);
-  templateCache.set(key, frozen);
-  return frozen;
 }
 
 function bindingOf(endpoint: TemplateEndpoint, portOffset: number): string {

@@ -1,3 +1,4 @@
+import type { HostCheckReport } from "../checks/index.js";
 import type { ProbeObservation } from "../scan/index.js";
 import type { ScanReporter } from "./scan-reporter.js";
 import type { ScanSummary } from "./scan-summary.js";
@@ -26,6 +27,10 @@ export class JsonLinesReporter implements ScanReporter {
     for (const o of observations)
       out += JSON.stringify({ type: "observation", scan: scanId, ...o }) + "\n";
     this.write(out);
+  }
+
+  hostChecked(scanId: string, report: HostCheckReport): void {
+    this.write(JSON.stringify({ type: "check", scan: scanId, ...report }) + "\n");
   }
 
   finish(summary: ScanSummary): void {

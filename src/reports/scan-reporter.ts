@@ -1,3 +1,4 @@
+import type { HostCheckReport } from "../checks/index.js";
 import type { ProbeObservation } from "../scan/index.js";
 import type { ScanSummary } from "./scan-summary.js";
 
@@ -5,6 +6,8 @@ import type { ScanSummary } from "./scan-summary.js";
 export interface ScanReporter {
   /** Called as results arrive (streaming formats write here). */
   observations(scanId: string, observations: readonly ProbeObservation[]): void;
+  /** Called as each host's checks complete. */
+  hostChecked?(scanId: string, report: HostCheckReport): void;
   /** Called once, after the scan ended and everything is stored. */
   finish(summary: ScanSummary): void;
 }

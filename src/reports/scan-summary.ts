@@ -21,6 +21,85 @@ export interface ScanSummary {
   readonly exposedHosts: readonly ExposedHost[];
   /** Per service, how many hosts have it open, in protocol then port order. */
   readonly openByService: readonly { readonly service: string; readonly hosts: number }[];
+  /** What the checks concluded, per host (absent: the scan ran no checks). */
+  readonly checks: ChecksSummary;
+}
+
+export interface CheckedHost {
+  readonly address: string;
+  /** The combined MS03-026 / MS03-039 verdict (research §2.7), if the RPC checks ran. */
+  readonly classification: string | null;
+  readonly reason: string | null;
+  /** Check id → verdict. */
+  readonly verdicts: Readonly<Record<string, string>>;
+  /** The Blaster backdoor check found a command shell on TCP 4444. */
+  readonly backdoor: boolean;
+}
+
+export interface ChecksSummary {
+  readonly hostsChecked: number;
+  /** Hosts per combined verdict, most urgent first. */
+  readonly byClassification: readonly { readonly classification: string; readonly hosts: number }[];
+  readonly backdoors: number;
+  readonly hosts: readonly CheckedHost[];
+}
+
+/** Most urgent first: what the reader must act on leads the table. */
+const CLASSIFICATION_ORDER = [
+  "VULNERABLE_MS03_026",
+  "VULNERABLE_MS03_039_ONLY_OR_WORSE",
+  "VULNERABLE_MS03_039_ONLY",
+  "UNKNOWN",
+  "DCOM_RESTRICTED",
+  "PATCHED_MS03_039",
+  "NOT_APPLICABLE_WIN9X",
+  "NOT_APPLICABLE_NON_WINDOWS",
+];
+
+async function summarizeChecks(store: Store, scanId: string): Promise<ChecksSummary> {
+  const runs = await store.listCheckRuns({ scanId });
+  const hosts = new Map<
+    string,
+    {
+      classification: string | null;
+      reason: string | null;
+      verdicts: Record<string, string>;
+      backdoor: boolean;
+    }
+  >();
+  for (const run of runs) {
+    const host = hosts.get(run.address) ?? {
+      classification: null,
+      reason: null,
+      verdicts: {},
+      backdoor: false,
+    };
+    host.verdicts[run.checkId] = run.verdict;
+    if (run.classification !== null && host.classification === null) {
+      host.classification = run.classification;
+      host.reason = run.reason;
+    }
+    if (run.checkId === "blaster-backdoor-4444" && run.verdict === "VULNERABLE")
+      host.backdoor = true;
+    hosts.set(run.address, host);
+  }
+  const counts = new Map<string, number>();
+  for (const host of hosts.values()) {
+    if (host.classification !== null)
+      counts.set(host.classification, (counts.get(host.classification) ?? 0) + 1);
+  }
+  const rank = (c: string) => {
+    const i = CLASSIFICATION_ORDER.indexOf(c);
+    return i < 0 ? CLASSIFICATION_ORDER.length : i;
+  };
+  return {
+    hostsChecked: hosts.size,
+    byClassification: [...counts]
+      .sort(([a], [b]) => rank(a) - rank(b))
+      .map(([classification, n]) => ({ classification, hosts: n })),
+    backdoors: [...hosts.values()].filter((h) => h.backdoor).length,
+    hosts: [...hosts].map(([address, h]) => ({ address, ...h })),
+  };
 }
 
 function serviceKey(row: Pick<ObservationRow, "protocol" | "port">): string {
@@ -76,5 +155,6 @@ export async function summarizeScan(store: Store, scanId: string): Promise<ScanS
     openByService: [...byService]
       .sort(([a], [b]) => order(a, b))
       .map(([service, hosts]) => ({ service, hosts })),
+    checks: await summarizeChecks(store, scanId),
   };
 }

@@ -31,13 +31,34 @@ export function renderSummaryText(summary: ScanSummary): string {
     for (const row of summary.openByService) byService.push([row.service, String(row.hosts)]);
     lines.push(byService.toString());
   }
-  if (summary.exposedHosts.length > 0) {
-    const hosts = new Table({
-      head: ["host", "open", "netbios name"],
+  const checked = new Map(summary.checks.hosts.map((h) => [h.address, h]));
+  if (summary.checks.hostsChecked > 0) {
+    const verdicts = new Table({
+      head: ["MS03-026 / MS03-039 verdict", "hosts"],
       style: { head: [], border: [], compact: true },
     });
-    for (const host of summary.exposedHosts.slice(0, HOSTS_SHOWN))
-      hosts.push([host.address, host.open.join(" "), netbiosName(host.details)]);
+    for (const row of summary.checks.byClassification)
+      verdicts.push([row.classification, String(row.hosts)]);
+    if (summary.checks.backdoors > 0)
+      verdicts.push(["BLASTER BACKDOOR (cmd.exe on TCP 4444)", String(summary.checks.backdoors)]);
+    lines.push(verdicts.toString());
+  }
+  if (summary.exposedHosts.length > 0) {
+    const withChecks = summary.checks.hostsChecked > 0;
+    const hosts = new Table({
+      head: ["host", "open", "netbios name", ...(withChecks ? ["verdict"] : [])],
+      style: { head: [], border: [], compact: true },
+    });
+    for (const host of summary.exposedHosts.slice(0, HOSTS_SHOWN)) {
+      const verdict = checked.get(host.address);
+      const words = [verdict?.classification ?? "", verdict?.backdoor === true ? "BACKDOOR" : ""];
+      hosts.push([
+        host.address,
+        host.open.join(" "),
+        netbiosName(host.details),
+        ...(withChecks ? [words.filter((w) => w !== "").join(" + ") || "-"] : []),
+      ]);
+    }
     lines.push(hosts.toString());
     const more = summary.exposedHosts.length - HOSTS_SHOWN;
     if (more > 0)

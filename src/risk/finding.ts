@@ -30,6 +30,8 @@ const VERDICT_WORDS: Readonly<Record<string, Verdict>> = {
   likely_vuln: "likely-vulnerable",
   "not-vulnerable": "not-vulnerable",
   not_vuln: "not-vulnerable",
+  // The store's word for a check that did not apply to the service: nothing to fix there.
+  "not-applicable": "not-vulnerable",
   unknown: "unknown",
 };
 

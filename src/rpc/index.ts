@@ -32,6 +32,7 @@ export {
 export {
   RpcClient,
   type BindOutcome,
+  type CallOptions,
   type CallOutcome,
   type ContextOutcome,
   type ContextProposal,

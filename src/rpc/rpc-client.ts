@@ -86,6 +86,14 @@ export type CallOutcome =
       readonly didNotExecute: boolean;
     };
 
+export interface CallOptions {
+  /**
+   * Send on a presentation context that was not accepted, on purpose: KB824146Scan's req4 reads
+   * how the runtime faults such a call (research §2.6.4). Otherwise refused as a programming error.
+   */
+  readonly unboundContextProbe?: boolean;
+}
+
 export interface RpcClientOptions {
   /** Our max_xmit_frag; default 4280 as impacket and Tenable (research §2.1). */
   readonly maxXmitFrag?: number;
@@ -192,10 +200,12 @@ export class RpcClient {
     contextId: number,
     opnum: number,
     stub: Uint8Array,
+    options: CallOptions = {},
   ): Promise<CallOutcome | RpcFailure> {
     return this.exclusive(async () => {
       if (this.bound === null) return rpcFailure("protocol", "call before a successful bind");
-      if (!this.bound.contexts.some((c) => c.contextId === contextId && c.accepted)) {
+      const accepted = this.bound.contexts.some((c) => c.contextId === contextId && c.accepted);
+      if (!accepted && options.unboundContextProbe !== true) {
         return rpcFailure("protocol", `presentation context ${contextId} was not accepted`);
       }
       const callId = this.callId++;

@@ -197,7 +197,7 @@ class SocketTransport implements RpcTransport {
   }
 
   receive(deadline = performance.now() + this.readTimeoutMs): Promise<ReceivedPdu | RpcFailure> {
-    return this.waitFor(deadline, "a reply", () => this.queue.shift());
+    return this.waitFor(deadline, "reply", () => this.queue.shift());
   }
 
   close(): void {

@@ -8,20 +8,29 @@ import { BatchStatement } from "./batch-statement.js";
 import { canonicalJson, sha256Hex } from "./canonical-json.js";
 import type {
   AssetsTable,
+  CheckRunsTable,
   ObservationsTable,
   ScansTable,
   ServicesTable,
   StoreDatabase,
 } from "./schema.js";
-import type {
-  Checkpoint,
-  HostFilter,
-  HostRow,
-  ObservationRow,
-  ScanRecord,
-  ServiceFilter,
-  ServiceRow,
-  Store,
+import {
+  CHECK_VERDICTS,
+  type Checkpoint,
+  type CheckRunFilter,
+  type CheckRunInput,
+  type CheckRunRow,
+  type CheckVerdict,
+  type FindingFilter,
+  type FindingRecord,
+  type FindingVerdict,
+  type HostFilter,
+  type HostRow,
+  type ObservationRow,
+  type ScanRecord,
+  type ServiceFilter,
+  type ServiceRow,
+  type Store,
 } from "./store.js";
 import { writeTransaction, type StoreBackend } from "./store-backend.js";
 
@@ -447,6 +456,150 @@ class KyselyStore implements Store {
     return counts;
   }
 
+  async recordCheckRuns(runs: readonly CheckRunInput[]): Promise<void> {
+    // Everything that can be checked without the database is checked before the transaction.
+    const prepared = runs.map(prepareCheckRun);
+    if (prepared.length === 0) return;
+    const now = new Date().toISOString();
+    const byKey = new Map<string, AddressInBatch>();
+    for (const run of prepared) {
+      if (byKey.has(run.key)) continue;
+      byKey.set(run.key, {
+        key: run.key,
+        address: run.row.address,
+        probes: [],
+        probeIndex: undefined,
+        hostnames: undefined,
+        answered: true,
+      });
+    }
+    const entries = [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
+
+    await this.#write(async (trx) => {
+      const scanIds = new Set(prepared.map((run) => run.row.scan_id));
+      for (const scanId of scanIds) {
+        if (scanId !== null) await requireScanSeq(trx, scanId, this.location);
+      }
+      const assets = await writeAssets(trx, this.#statements, entries, now);
+      for (const run of prepared) {
+        const assetId = assets.ids.get(run.key) as number;
+        const { id: runId } = await trx
+          .insertInto("check_runs")
+          .values({ ...run.row, asset_id: assetId })
+          .returning("id")
+          .executeTakeFirstOrThrow();
+        for (const advisory of run.advisories) {
+          await trx
+            .insertInto("findings")
+            .values({
+              asset_id: assetId,
+              protocol: run.row.protocol,
+              port: run.row.port,
+              advisory,
+              check_id: run.row.check_id,
+              verdict: run.findingVerdict,
+              evidence_json: run.findingEvidenceJson,
+              reason: run.row.reason,
+              first_seen: run.row.finished_at,
+              last_seen: run.row.finished_at,
+              status: run.status,
+              last_run_id: runId,
+            })
+            .onConflict((oc) =>
+              oc
+                .columns(["asset_id", "protocol", "port", "advisory", "check_id"])
+                .doUpdateSet((eb) => ({
+                  verdict: eb.ref("excluded.verdict"),
+                  evidence_json: eb.ref("excluded.evidence_json"),
+                  reason: eb.ref("excluded.reason"),
+                  last_seen: eb.ref("excluded.last_seen"),
+                  status: eb.ref("excluded.status"),
+                  last_run_id: eb.ref("excluded.last_run_id"),
+                }))
+                // A run recorded late (it finished before the finding's latest run) is kept in
+                // check_runs but does not roll the finding back to its older verdict.
+                .whereRef("findings.last_seen", "<=", "excluded.last_seen"),
+            )
+            .execute();
+        }
+      }
+    });
+  }
+
+  async listCheckRuns(filter: CheckRunFilter = {}): Promise<CheckRunRow[]> {
+    const rows = await this.#run((db) => {
+      let query = db.selectFrom("check_runs").selectAll();
+      if (filter.scanId !== undefined) query = query.where("scan_id", "=", filter.scanId);
+      if (filter.checkId !== undefined) query = query.where("check_id", "=", filter.checkId);
+      if (filter.address !== undefined) {
+        const address = filter.address;
+        query = query.where("asset_id", "in", (eb) =>
+          eb.selectFrom("assets").select("assets.id").where(assetKeyIs(address)),
+        );
+      }
+      query = query.orderBy("id");
+      if (filter.limit !== undefined) query = query.limit(filter.limit);
+      return query.execute();
+    });
+    return rows.map((row): CheckRunRow => ({
+      id: row.id,
+      scanId: row.scan_id,
+      address: row.address,
+      protocol: row.protocol,
+      port: row.port,
+      checkId: row.check_id,
+      verdict: row.verdict as CheckVerdict,
+      classification: row.classification,
+      reasonCode: row.reason_code,
+      reason: row.reason,
+      evidence: JSON.parse(row.evidence_json) as unknown,
+      startedAt: row.started_at,
+      finishedAt: row.finished_at,
+    }));
+  }
+
+  async listFindings(filter: FindingFilter = {}): Promise<FindingRecord[]> {
+    const rows = await this.#run((db) => {
+      let query = db
+        .selectFrom("findings")
+        .innerJoin("assets", "assets.id", "findings.asset_id")
+        .selectAll("findings")
+        .select("assets.address");
+      if (filter.address !== undefined) query = query.where(assetKeyIs(filter.address));
+      if (filter.advisory !== undefined) {
+        query = query.where("findings.advisory", "=", filter.advisory);
+      }
+      if (filter.verdict !== undefined) {
+        query = query.where("findings.verdict", "=", findingVerdictOf(filter.verdict));
+      }
+      if (filter.status !== undefined) query = query.where("findings.status", "=", filter.status);
+      query = query
+        .orderBy("assets.address_key")
+        .orderBy("findings.protocol")
+        .orderBy("findings.port")
+        .orderBy("findings.advisory")
+        .orderBy("findings.check_id");
+      if (filter.limit !== undefined) query = query.limit(filter.limit);
+      return query.execute();
+    });
+    return rows.map((row): FindingRecord => ({
+      id: row.id,
+      assetId: row.asset_id,
+      address: row.address,
+      protocol: row.protocol,
+      port: row.port,
+      advisory: row.advisory,
+      checkId: row.check_id,
+      verdict: row.verdict,
+      ...findingEvidence(row.evidence_json),
+      reason: row.reason,
+      firstSeen: row.first_seen,
+      lastSeen: row.last_seen,
+      status: row.status === "open" ? "open" : "closed",
+      lastRunId: row.last_run_id,
+    }));
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -857,6 +1010,123 @@ function portConditions(
     conditions.push(sql<SqlBool>`${column("state")} = ${filter.state}`);
   }
   return eb.and(conditions);
+}
+
+/** A check run, validated and in the shapes the transaction writes. */
+interface PreparedCheckRun {
+  key: string;
+  row: Omit<CheckRunsTable, "id" | "asset_id">;
+  advisories: string[];
+  findingVerdict: FindingVerdict;
+  findingEvidenceJson: string;
+  status: "open" | "closed";
+}
+
+/** Validates one CheckRunInput (index for the message); RINGFENCE_USAGE says what is wrong. */
+function prepareCheckRun(run: CheckRunInput, index: number): PreparedCheckRun {
+  // Callers may be plain JavaScript or parsed JSON: nothing below trusts the static types.
+  const loose = run as unknown as Record<string, unknown>;
+  const label = `check run ${index + 1} (${String(loose.checkId)} on ${String(loose.address)})`;
+  const bad = (what: string): never => {
+    throw new RingfenceError("RINGFENCE_USAGE", `cannot record ${label}: ${what}`);
+  };
+  const text = (name: string, value: unknown): string =>
+    typeof value === "string" && value !== "" ? value : bad(`${name} must be a non-empty string`);
+  const instant = (name: string, value: unknown): string => {
+    const ms = typeof value === "string" ? Date.parse(value) : Number.NaN;
+    return Number.isFinite(ms)
+      ? new Date(ms).toISOString()
+      : bad(`${name} ${JSON.stringify(value)} is not an ISO 8601 instant`);
+  };
+
+  if (!(CHECK_VERDICTS as readonly unknown[]).includes(loose.verdict)) {
+    bad(`verdict ${JSON.stringify(loose.verdict)} is not one of ${CHECK_VERDICTS.join(", ")}`);
+  }
+  const verdict = run.verdict;
+  const scanId = loose.scanId === null ? null : text("scanId", loose.scanId);
+  const address = text("address", loose.address);
+  if (isIP(address) === 0) bad(`address ${JSON.stringify(address)} is not an IP address`);
+  if (loose.protocol !== "tcp" && loose.protocol !== "udp") {
+    bad(`protocol ${JSON.stringify(loose.protocol)} is not tcp or udp`);
+  }
+  if (!Number.isInteger(loose.port) || run.port < 0 || run.port > 65535) {
+    bad(`port ${JSON.stringify(loose.port)} is not a port number`);
+  }
+  const checkId = text("checkId", loose.checkId);
+  if (!Array.isArray(loose.advisories)) bad("advisories must be an array of advisory ids");
+  const advisories = [
+    ...new Set((loose.advisories as unknown[]).map((value) => text("each advisory", value))),
+  ];
+  if (loose.classification !== null && typeof loose.classification !== "string") {
+    bad("classification must be a string or null");
+  }
+  const reasonCode = text("reasonCode", loose.reasonCode);
+  if (typeof loose.reason !== "string") bad("reason must be a string");
+  const startedAt = instant("startedAt", loose.startedAt);
+  const finishedAt = instant("finishedAt", loose.finishedAt);
+  if (finishedAt < startedAt) bad(`finishedAt ${finishedAt} is before startedAt ${startedAt}`);
+  const evidence = run.evidence === undefined ? null : run.evidence;
+  let evidenceJson: string;
+  try {
+    evidenceJson = JSON.stringify(evidence) ?? "null";
+  } catch (error) {
+    return bad(`evidence is not JSON-serialisable (${(error as Error).message})`);
+  }
+
+  return {
+    key: addressSortKey(address),
+    row: {
+      scan_id: scanId,
+      address,
+      protocol: run.protocol,
+      port: run.port,
+      check_id: checkId,
+      verdict,
+      classification: run.classification,
+      reason_code: reasonCode,
+      reason: run.reason,
+      evidence_json: evidenceJson,
+      started_at: startedAt,
+      finished_at: finishedAt,
+    },
+    advisories,
+    findingVerdict: findingVerdictOf(verdict) as FindingVerdict,
+    findingEvidenceJson: JSON.stringify({
+      classification: run.classification,
+      reasonCode,
+      evidence,
+    }),
+    status: verdict === "VULNERABLE" || verdict === "UNKNOWN" ? "open" : "closed",
+  };
+}
+
+/** "NOT_VULNERABLE" (a check's word) or "not-vulnerable" (the findings table's) as the latter. */
+function findingVerdictOf(verdict: string): string {
+  return verdict.toLowerCase().replaceAll("_", "-");
+}
+
+/** evidence_json as recordCheckRuns writes it, spread; anything else is the evidence itself. */
+function findingEvidence(
+  text: string | null,
+): Pick<FindingRecord, "classification" | "reasonCode" | "evidence"> {
+  const parsed = parseJson<unknown>(text);
+  if (parsed !== null && typeof parsed === "object" && !Array.isArray(parsed)) {
+    const fields = parsed as Record<string, unknown>;
+    if (typeof fields.reasonCode === "string" && "evidence" in fields) {
+      return {
+        classification: typeof fields.classification === "string" ? fields.classification : null,
+        reasonCode: fields.reasonCode,
+        evidence: fields.evidence,
+      };
+    }
+  }
+  return { classification: null, reasonCode: null, evidence: parsed };
+}
+
+/** The asset of this address, however it is spelt (its key); a name that is no IP matches exactly. */
+function assetKeyIs(address: string) {
+  if (isIP(address) === 0) return sql<SqlBool>`${sql.ref("assets.address")} = ${address}`;
+  return sql<SqlBool>`${sql.ref("assets.address_key")} = ${addressSortKey(address)}`;
 }
 
 /** Exactly this address, found through the address key's index when it is an IP address. */

@@ -152,7 +152,54 @@ const migration1: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [migration1];
+const migration2: Migration = {
+  version: 2,
+  name: "check-runs",
+  async up(db, dialect) {
+    await db.schema
+      .createTable("check_runs")
+      .addColumn("id", idType(dialect), (col) => col.primaryKey())
+      // Null for a standalone `ringfence check`.
+      .addColumn("scan_id", "text", (col) => col.references("scans.id"))
+      .addColumn("asset_id", refType(dialect), (col) => col.notNull().references("assets.id"))
+      .addColumn("address", "text", (col) => col.notNull())
+      .addColumn("protocol", "text", (col) => col.notNull())
+      .addColumn("port", "integer", (col) => col.notNull())
+      .addColumn("check_id", "text", (col) => col.notNull())
+      .addColumn("verdict", "text", (col) => col.notNull())
+      .addColumn("classification", "text")
+      .addColumn("reason_code", "text", (col) => col.notNull())
+      .addColumn("reason", "text", (col) => col.notNull())
+      .addColumn("evidence_json", "text", (col) => col.notNull())
+      .addColumn("started_at", "text", (col) => col.notNull())
+      .addColumn("finished_at", "text", (col) => col.notNull())
+      .addCheckConstraint(
+        "check_runs_verdict_check",
+        sql`verdict in ('VULNERABLE', 'NOT_VULNERABLE', 'NOT_APPLICABLE', 'UNKNOWN')`,
+      )
+      .execute();
+    // Checks are slow (one per service, seconds each): these indexes cost nothing that matters.
+    await db.schema
+      .createIndex("check_runs_scan_idx")
+      .on("check_runs")
+      .columns(["scan_id"])
+      .execute();
+    await db.schema
+      .createIndex("check_runs_asset_check_idx")
+      .on("check_runs")
+      .columns(["asset_id", "check_id"])
+      .execute();
+
+    // One column per statement: SQLite's ALTER TABLE adds one at a time. Existing rows get null.
+    await db.schema.alterTable("findings").addColumn("reason", "text").execute();
+    await db.schema
+      .alterTable("findings")
+      .addColumn("last_run_id", refType(dialect), (col) => col.references("check_runs.id"))
+      .execute();
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [migration1, migration2];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -170,6 +217,17 @@ export function newerVersionError(location: string, version: number): RingfenceE
  * read again under the write lock: another process may have migrated since we inspected.
  */
 export async function migrateToLatest(backend: StoreBackend): Promise<void> {
+  await migrateTo(backend, LATEST_SCHEMA_VERSION);
+}
+
+/**
+ * migrateToLatest up to `target` only. For tests that need a database as an older ringfence
+ * left it; the application always migrates to the latest version.
+ */
+export async function migrateTo(backend: StoreBackend, target: number): Promise<void> {
+  if (!Number.isInteger(target) || target < 1 || target > LATEST_SCHEMA_VERSION) {
+    throw new RangeError(`no schema version ${target}`);
+  }
   await writeTransaction(backend, async (trx) => {
     await trx.schema
       .createTable(META_TABLE)
@@ -180,14 +238,16 @@ export async function migrateToLatest(backend: StoreBackend): Promise<void> {
     const meta = await trx.selectFrom("ringfence_meta").select(["key", "value"]).execute();
     const current = Number(meta.find((row) => row.key === "schema_version")?.value ?? 0);
     if (current > LATEST_SCHEMA_VERSION) throw newerVersionError(backend.location, current);
-    if (current === LATEST_SCHEMA_VERSION) return;
+    if (current >= target) return;
 
     for (const migration of MIGRATIONS) {
-      if (migration.version > current) await migration.up(trx, backend.dialect);
+      if (migration.version > current && migration.version <= target) {
+        await migration.up(trx, backend.dialect);
+      }
     }
     const rows = [
       { key: "application", value: APPLICATION_NAME },
-      { key: "schema_version", value: String(LATEST_SCHEMA_VERSION) },
+      { key: "schema_version", value: String(target) },
       { key: "created_at", value: new Date().toISOString() },
     ];
     await trx
@@ -201,6 +261,6 @@ export async function migrateToLatest(backend: StoreBackend): Promise<void> {
           .where("ringfence_meta.key", "!=", "created_at"),
       )
       .execute();
-    await backend.stampVersion(trx, LATEST_SCHEMA_VERSION);
+    await backend.stampVersion(trx, target);
   });
 }

@@ -89,7 +89,32 @@ export interface FindingsTable {
   evidence_json: string | null;
   first_seen: string;
   last_seen: string;
+  /** "open" while the latest verdict is vulnerable or unknown, "closed" otherwise. */
   status: string;
+  /** Since version 2: the latest run's human-readable reason (null on older rows). */
+  reason: string | null;
+  /** Since version 2: check_runs.id of the run that last updated the row. */
+  last_run_id: number | null;
+}
+
+/** Since version 2: every run of a check against one service, as the check reported it. */
+export interface CheckRunsTable {
+  id: Generated<number>;
+  /** Null for a standalone `ringfence check`. */
+  scan_id: string | null;
+  asset_id: number;
+  address: string;
+  protocol: Protocol;
+  port: number;
+  check_id: string;
+  /** VULNERABLE, NOT_VULNERABLE, NOT_APPLICABLE or UNKNOWN (a check constraint holds it). */
+  verdict: string;
+  classification: string | null;
+  reason_code: string;
+  reason: string;
+  evidence_json: string;
+  started_at: string;
+  finished_at: string;
 }
 
 export interface StoreDatabase {
@@ -99,4 +124,5 @@ export interface StoreDatabase {
   services: ServicesTable;
   observations: ObservationsTable;
   findings: FindingsTable;
+  check_runs: CheckRunsTable;
 }

@@ -33,7 +33,8 @@ import {
 import { RpcTestClient, entryLine } from "./rpc-client.js";
 
 const SHORT_IDLE_MS = 400;
-const estate = new Estate("rpc-handler-test", 512);
+/** One host per persona, so every persona (weight-0 ones included) is there. */
+const estate = new Estate("rpc-handler-test", PERSONAS.length, "catalogue");
 
 function firstHostOf(personaId: string): LabHost {
   for (let i = 0; i < estate.hosts; i++) {
@@ -65,7 +66,7 @@ async function serve(
   return { port: address.port, server };
 }
 
-const WINDOWS = PERSONAS.filter((p) => p.os.family === "windows" && p.tcpOpen.includes(135));
+const WINDOWS = PERSONAS.filter((p) => p.rpcss.kind === "windows" && p.tcpOpen.includes(135));
 const servers: net.Server[] = [];
 const ports = new Map<string, number>();
 let httpPort = 0;

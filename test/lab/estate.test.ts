@@ -36,8 +36,12 @@ describe("lab addresses", () => {
 });
 
 describe("personas", () => {
-  it("weights sum to 100 and cover the brief's kinds of host", () => {
-    expect(PERSONAS.reduce((sum, p) => sum + p.weight, 0)).toBe(100);
+  it("weights are whole shares, hostile personas weigh 0, and cover the brief's kinds of host", () => {
+    for (const p of PERSONAS) {
+      expect(Number.isInteger(p.weight), p.id).toBe(true);
+      expect(p.weight === 0, p.id).toBe(p.rpcss.kind === "hostile");
+    }
+    expect(new Set(PERSONAS.map((p) => p.id)).size).toBe(PERSONAS.length);
     const ids = PERSONAS.map((p) => p.id);
     for (const id of [
       "nt4-sp6a",
@@ -68,7 +72,8 @@ describe("personas", () => {
     expect(new Estate("seed-a", 100).personaOf).toEqual(a.personaOf.subarray(0, 100));
   });
 
-  it("draws personas in proportion to their weights", () => {
+  it("draws personas in proportion to their weights, never a weight-0 one", () => {
+    const total = PERSONAS.reduce((sum, p) => sum + p.weight, 0);
     const estate = new Estate("distribution", 65_536);
     const counts = new Map<string, number>();
     for (let i = 0; i < estate.hosts; i++) {
@@ -77,8 +82,54 @@ describe("personas", () => {
     }
     for (const p of PERSONAS) {
       const share = (counts.get(p.id) ?? 0) / estate.hosts;
-      expect(Math.abs(share - p.weight / 100)).toBeLessThan(0.01);
+      expect(Math.abs(share - p.weight / total)).toBeLessThan(0.01);
+      if (p.weight === 0) expect(counts.get(p.id) ?? 0, p.id).toBe(0);
     }
+  });
+
+  it("appending personas keeps every host the new ones do not take (seed ringfence, pinned)", () => {
+    // The default estate's first 32 hosts as drawn before the DCOM personas (index ≥ 14) existed.
+    const before = [
+      "linux-server",
+      "closed",
+      "w2k-sp4-kb823980",
+      "blaster-xp",
+      "w2k3-rtm",
+      "w2k-sp4",
+      "nt4-sp6a",
+      "xp-sp2-shielded",
+      "w2k-sp4-kb823980",
+      "xp-sp1",
+      "w2k-sp4-patched",
+      "w2k3-sp1",
+      "xp-sp2-shielded",
+      "w2k-sp4-patched",
+      "linux-server",
+      "nt4-sp6a",
+      "xp-sp1",
+      "blaster-xp",
+      "w2k-sp4-patched",
+      "w2k-sp4-kb823980",
+      "closed",
+      "w2k-sp4-patched",
+      "xp-sp2-shielded",
+      "blaster-xp",
+      "xp-sp1",
+      "linux-samba",
+      "closed",
+      "xp-sp2-shielded",
+      "linux-server",
+      "w2k-sp4-patched",
+      "xp-sp1",
+      "w2k-sp4-patched",
+    ];
+    const estate = new Estate("ringfence", before.length);
+    let kept = 0;
+    for (const [i, id] of before.entries()) {
+      if (estate.persona(i).id === id) kept++;
+      else expect(estate.personaOf[i] ?? 0, `host ${i}`).toBeGreaterThanOrEqual(14);
+    }
+    expect(kept).toBeGreaterThan(before.length / 2);
   });
 
   it("gives NetBIOS hosts a name derived from the index, the workgroup and a MAC", () => {
@@ -158,6 +209,7 @@ describe("expectedObservations", () => {
     name: "t",
     mode,
     seed: estate.seed,
+    layout: "estate",
     base: LAB_BASE,
     range: labRange(64),
     hostCount: 64,

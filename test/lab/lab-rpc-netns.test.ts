@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   NCACN_HTTP_BANNER,
   labUp,
+  personaById,
   readGroundTruth,
   rpcEndpointsOf,
   type GroundTruth,
@@ -83,12 +84,14 @@ describe.skipIf(!privileged || !haveDist)(
       await cleanupLab(name, stateDir, netns);
     });
 
-    it("records an endpoint table for every Windows persona with 135 open, and no other", () => {
+    it("records an endpoint table for every persona with an RPC runtime on 135, and no other", () => {
       expect(mappers.length).toBeGreaterThanOrEqual(5);
       for (const host of truth.hosts) {
         const endpoints = rpcEndpointsOf(truth, host);
-        const windowsMapper = host.os.family === "windows" && host.tcp.open.includes(135);
-        expect(endpoints !== null, `${host.address} ${host.persona}`).toBe(windowsMapper);
+        const kind = personaById(host.persona)?.rpcss.kind;
+        const mapper =
+          (kind === "windows" || kind === "win9x" || kind === "dce") && host.tcp.open.includes(135);
+        expect(endpoints !== null, `${host.address} ${host.persona}`).toBe(mapper);
       }
     });
 
@@ -137,7 +140,9 @@ describe.skipIf(!privileged || !haveDist)(
     });
 
     it("keeps 135 closed on Linux and closed personas", async () => {
-      const others = truth.hosts.filter((h) => h.os.family !== "windows").slice(0, 8);
+      const others = truth.hosts
+        .filter((h) => h.os.family !== "windows" && !h.tcp.open.includes(135))
+        .slice(0, 8);
       const results = await probe(netns, {
         tcp: others.map((h) => ({ address: h.address, port: 135 })),
         timeoutMs: 1_000,

@@ -111,6 +111,24 @@ describe.skipIf(missing !== null)("Samba endpoint mapper (samba-dcerpcd on :135)
   let pcap = "";
   let dump: EndpointDump;
   let cli: Awaited<ReturnType<typeof runCli>>;
+  let check: Awaited<ReturnType<typeof runCli>>;
+  let checkPcap = "";
+
+  /** Run `action` while tshark records its traffic with the peer into `file`. */
+  async function captured<T>(file: string, action: () => Promise<T>): Promise<T> {
+    const tshark = spawn(TSHARK, ["-i", "lo", "-f", `host ${address} and port 135`, "-w", file], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    let tsharkErr = "";
+    tshark.stderr!.on("data", (d: Buffer) => (tsharkErr += d.toString()));
+    await waitFor(async () => tsharkErr.includes("Capturing on"), "tshark to start capturing");
+    const result = await action();
+    await new Promise((r) => setTimeout(r, 500));
+    const exited = new Promise((r) => tshark.once("exit", r));
+    tshark.kill("SIGINT");
+    await exited;
+    return result;
+  }
 
   beforeAll(async () => {
     for (const candidate of CANDIDATES) {
@@ -141,21 +159,24 @@ describe.skipIf(missing !== null)("Samba endpoint mapper (samba-dcerpcd on :135)
     );
     await waitFor(() => accepts(address, 135), `samba-dcerpcd on ${address}:135`);
 
-    pcap = join(tmp.dir, "epm.pcapng");
-    const tshark = spawn(TSHARK, ["-i", "lo", "-f", `host ${address} and port 135`, "-w", pcap], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let tsharkErr = "";
-    tshark.stderr!.on("data", (d: Buffer) => (tsharkErr += d.toString()));
-    await waitFor(async () => tsharkErr.includes("Capturing on"), "tshark to start capturing");
-
     const scope = join(tmp.dir, "scope.yaml");
     writeFileSync(scope, `name: samba-peer\nallow: [${address}]\n`);
-    cli = await runCli(["rpc", "dump", address, "--scope", scope, "--json", "--timeout", "5s"]);
-    await new Promise((r) => setTimeout(r, 500));
-    const exited = new Promise((r) => tshark.once("exit", r));
-    tshark.kill("SIGINT");
-    await exited;
+    pcap = join(tmp.dir, "epm.pcapng");
+    cli = await captured(pcap, () =>
+      runCli(["rpc", "dump", address, "--scope", scope, "--json", "--timeout", "5s", "--no-store"]),
+    );
+    checkPcap = join(tmp.dir, "check.pcapng");
+    check = await captured(checkPcap, () =>
+      runCli([
+        "check",
+        "ms03-026-remote-activation",
+        address,
+        "--scope",
+        scope,
+        "--json",
+        "--no-store",
+      ]),
+    );
     dump = JSON.parse(cli.stdout) as EndpointDump;
   });
 
@@ -216,5 +237,38 @@ describe.skipIf(missing !== null)("Samba endpoint mapper (samba-dcerpcd on :135)
       tsharkFields(pcap, "dcerpc.pkt_type == 2 && dcerpc.cn_flags.last_frag == 0", ["frame.number"])
         .length,
     ).toBeGreaterThan(0);
+  });
+
+  it("the MS03-026/MS03-039 checks call Samba NOT_APPLICABLE_NON_WINDOWS, never VULNERABLE", () => {
+    expect(check.code).toBe(0);
+    const report = JSON.parse(check.stdout) as {
+      hosts: {
+        rpcss: { classification: string };
+        results: { checkId: string; verdict: string }[];
+      }[];
+    };
+    expect(report.hosts).toHaveLength(1);
+    expect(report.hosts[0]?.rpcss.classification).toBe("NOT_APPLICABLE_NON_WINDOWS");
+    expect(report.hosts[0]?.results.map((r) => r.verdict)).toEqual([
+      "NOT_APPLICABLE",
+      "NOT_APPLICABLE",
+    ]);
+  });
+
+  it("the checks send only binds tshark dissects cleanly, and no request once the bind is refused", () => {
+    const ourPayloadFrames = tsharkFields(checkPcap, "tcp.dstport == 135 && tcp.len > 0", [
+      "frame.number",
+    ]);
+    const ourDcerpc = tsharkFields(checkPcap, "tcp.dstport == 135 && dcerpc", ["dcerpc.pkt_type"]);
+    expect(ourPayloadFrames.length).toBeGreaterThanOrEqual(1);
+    expect(ourDcerpc.length).toBe(ourPayloadFrames.length);
+    expect(new Set(ourDcerpc.map((r) => r[0]))).toEqual(new Set(["11"]));
+    expect(tsharkFields(checkPcap, "_ws.malformed", ["frame.number"])).toEqual([]);
+    // Samba's bind_ack rejects IRemoteActivation: provider rejection, abstract syntax unsupported.
+    const acks = tsharkFields(checkPcap, "dcerpc.pkt_type == 12", [
+      "dcerpc.cn_ack_result",
+      "dcerpc.cn_ack_reason",
+    ]);
+    expect(acks).toEqual([["2", "1"]]);
   });
 });

@@ -96,6 +96,7 @@ describe("schema and migrations", () => {
 
     expect(tables(path)).toEqual([
       "assets",
+      "check_runs",
       "findings",
       "observations",
       "ringfence_meta",
@@ -126,7 +127,12 @@ describe("schema and migrations", () => {
         )
         .pluck()
         .all();
-      expect(indexes).toEqual(["findings_advisory_idx", "scans_created_idx"]);
+      expect(indexes).toEqual([
+        "check_runs_asset_check_idx",
+        "check_runs_scan_idx",
+        "findings_advisory_idx",
+        "scans_created_idx",
+      ]);
       // New files get 16 KiB pages (see sqlite-backend.ts).
       expect(db.pragma("page_size", { simple: true })).toBe(16384);
       const uniques = (table: string) =>

@@ -2,7 +2,15 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
+import { Kysely, SqliteDialect, sql } from "kysely";
 import type { PortState, ProbeObservation, Protocol } from "../../src/scan/observation.js";
+import { createKyselyStore } from "../../src/store/kysely-store.js";
+import { migrateTo } from "../../src/store/migrations.js";
+import type { StoreDatabase } from "../../src/store/schema.js";
+import { RINGFENCE_APPLICATION_ID } from "../../src/store/sqlite/sqlite-inspector.js";
+import type { Store } from "../../src/store/store.js";
+import { WriteLock, type StoreBackend } from "../../src/store/store-backend.js";
 
 /** A fresh directory per test; removed by the returned cleanup. */
 export function tempDirectory(): { path: string; cleanup: () => void } {
@@ -47,4 +55,30 @@ export function probe(
     ...(extra.hostnames === undefined ? {} : { hostnames: extra.hostnames }),
     ...(extra.detail === undefined ? {} : { detail: extra.detail }),
   };
+}
+
+/**
+ * A new database at an older schema `version`, as that ringfence would have created it (same
+ * migrations, same header stamps), with a Store on it to fill in. Only the operations whose
+ * tables existed at that version work; close it before openStore migrates the file.
+ */
+export async function openStoreAtVersion(path: string, version: number): Promise<Store> {
+  const database = new Database(path);
+  database.pragma("journal_mode = WAL");
+  database.pragma("foreign_keys = ON");
+  const backend: StoreBackend = {
+    dialect: "sqlite",
+    location: path,
+    db: new Kysely<StoreDatabase>({ dialect: new SqliteDialect({ database }) }),
+    beginWriteSql: "begin immediate",
+    writeLock: new WriteLock(),
+    async stampVersion(trx, stamped) {
+      await sql.raw(`pragma application_id = ${RINGFENCE_APPLICATION_ID}`).execute(trx);
+      await sql.raw(`pragma user_version = ${stamped}`).execute(trx);
+    },
+    translateError: (error) => error,
+    close: () => backend.db.destroy(),
+  };
+  await migrateTo(backend, version);
+  return createKyselyStore(backend);
 }
