@@ -87,9 +87,20 @@ function smbConf(dir: string, address: string): string {
 function tsharkFields(file: string, filter: string, fields: string[]): string[][] {
   const out = execFileSync(
     TSHARK,
-    ["-r", file, "-Y", filter, "-T", "fields", "-E", "occurrence=a", "-E", "separator=\t"].concat(
-      fields.flatMap((f) => ["-e", f]),
-    ),
+    [
+      "-r",
+      file,
+      "-d",
+      "tcp.port==135,dcerpc",
+      "-Y",
+      filter,
+      "-T",
+      "fields",
+      "-E",
+      "occurrence=a",
+      "-E",
+      "separator=\t",
+    ].concat(fields.flatMap((f) => ["-e", f])),
     { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
   );
   return out
