@@ -28,6 +28,8 @@ export interface CheckRunOptions {
   readonly portOffset?: number;
   /** Override the registry's RPC timeouts (tests shorten them for hostile hosts). */
   readonly rpcTimeouts?: Partial<RpcssTimeouts>;
+  /** Ctrl-C: hosts in progress stop at once; their partial results are not reported. */
+  readonly signal?: AbortSignal;
 }
 
 /** A check's result placed on the host's port, with the combined verdict where there is one. */
@@ -75,6 +77,7 @@ export async function checkHost(
       { address: host.address, port: rpcPort + offset, protseq },
       options.scope,
       timeouts,
+      options.signal,
     );
     const outcome = await runRpcssProcedure(prober, {
       aggressive: selection.ids.includes(MS03_039_GET_CLASS_OBJECT),
@@ -126,7 +129,13 @@ export async function checkHost(
   if (selection.ids.includes(BLASTER_BACKDOOR) && host.openTcpPorts.includes(4444)) {
     const timeouts = checkById(BLASTER_BACKDOOR)!.timeouts;
     const started = new Date().toISOString();
-    const result = await runBlasterCheck(host.address, 4444 + offset, options.scope, timeouts);
+    const result = await runBlasterCheck(
+      host.address,
+      4444 + offset,
+      options.scope,
+      timeouts,
+      options.signal,
+    );
     results.push({
       ...result,
       protocol: "tcp",
@@ -205,6 +214,8 @@ export async function* checkHosts(
   while (running.size > 0) {
     const { id, report } = await Promise.race(running.values());
     running.delete(id);
+    // A host cut short by Ctrl-C has a partial sequence: it is checked again on resume instead.
+    if (options.signal?.aborted === true) continue;
     yield report;
     while (running.size < concurrency && launch());
   }

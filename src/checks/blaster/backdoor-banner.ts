@@ -64,6 +64,7 @@ export async function readBanner(
   port: number,
   scope: Scope,
   timeouts: { readonly connectMs: number; readonly readMs: number },
+  signal?: AbortSignal,
 ): Promise<BannerRead | BannerFailure> {
   if (!scope.allows(address)) {
     return {
@@ -81,9 +82,12 @@ export async function readBanner(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      signal?.removeEventListener("abort", interrupted);
       socket.destroy();
       resolve(result);
     };
+    const interrupted = () =>
+      finish({ kind: "failure", code: "interrupted", message: "interrupted" });
     const done = (ended: BannerRead["ended"]): void => {
       const text = Buffer.concat(chunks).toString("latin1");
       finish({ text, bytes: received, ended });
@@ -97,6 +101,8 @@ export async function readBanner(
         }),
       timeouts.connectMs,
     );
+    if (signal?.aborted === true) return interrupted();
+    signal?.addEventListener("abort", interrupted, { once: true });
     socket.once("connect", () => {
       clearTimeout(timer);
       timer = setTimeout(() => done("timeout"), timeouts.readMs);
@@ -129,9 +135,10 @@ export async function runBlasterCheck(
   wirePort: number,
   scope: Scope,
   timeouts: { readonly connectMs: number; readonly readMs: number },
+  signal?: AbortSignal,
 ): Promise<CheckResult> {
   const advisories = ["blaster-backdoor"];
-  const read = await readBanner(address, wirePort, scope, timeouts);
+  const read = await readBanner(address, wirePort, scope, timeouts, signal);
   if ("kind" in read) {
     return {
       checkId: BLASTER_CHECK_ID,

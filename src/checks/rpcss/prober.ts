@@ -79,6 +79,8 @@ export class RpcssProber {
     readonly target: RpcssTarget,
     private readonly scope: Scope,
     readonly timeouts: RpcssTimeouts,
+    /** Ctrl-C: the exchange in progress is closed and nothing more is sent. */
+    private readonly signal?: AbortSignal,
   ) {
     this.deadline = performance.now() + timeouts.hostMs;
   }
@@ -97,6 +99,13 @@ export class RpcssProber {
   ): Promise<Exchange | ProbeFailure> {
     const remaining = this.deadline - performance.now();
     const connection = ++this.connections;
+    if (this.signal?.aborted === true) {
+      return this.failed(label, connection, {
+        kind: "rpc-failure",
+        code: "closed",
+        message: "interrupted before this exchange",
+      });
+    }
     if (remaining <= 0) {
       return this.failed(label, connection, {
         kind: "rpc-failure",
@@ -122,6 +131,8 @@ export class RpcssProber {
     const client = new RpcClient(transport, {
       reassembly: { maxFragments: 16, maxStubBytes: 16 * 1024 },
     });
+    const abort = () => client.close();
+    this.signal?.addEventListener("abort", abort, { once: true });
     try {
       const bound = await client.bind([{ abstractSyntax: iface }]);
       if (isRpcFailure(bound)) return this.failed(label, connection, bound);
@@ -149,6 +160,7 @@ export class RpcssProber {
       this.record(label, connection, "response", { stubLength: answer.stub.length });
       return { bind, call: { kind: "response", stub: answer.stub } };
     } finally {
+      this.signal?.removeEventListener("abort", abort);
       client.close();
     }
   }
