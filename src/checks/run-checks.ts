@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Scope } from "../scope/index.js";
 import { runBlasterCheck } from "./blaster/backdoor-banner.js";
 import {
@@ -196,6 +197,9 @@ export async function* checkHosts(
   options: CheckRunOptions & { readonly concurrency?: number; readonly signal?: AbortSignal },
 ): AsyncGenerator<HostCheckReport> {
   const concurrency = Math.max(1, options.concurrency ?? 64);
+  // Each host in flight listens on the signal (to close its exchange on Ctrl-C): more than
+  // EventTarget's default of 10 is expected here, not a leak.
+  if (options.signal !== undefined) setMaxListeners(concurrency * 2 + 16, options.signal);
   const iterator = hosts[Symbol.iterator]();
   const running = new Map<number, Promise<{ id: number; report: HostCheckReport }>>();
   let nextId = 0;

@@ -6,6 +6,7 @@ import { registerDemoCommand } from "./demo-command.js";
 import { registerInventoryCommands } from "./inventory-commands.js";
 import { registerLabCommand } from "./lab-command.js";
 import { PROGRESS_MODES } from "./progress-display.js";
+import { registerRiskCommands } from "./risk-commands.js";
 import { registerRpcCommand } from "./rpc-command.js";
 import { registerScanCommand } from "./scan-command.js";
 
@@ -85,6 +86,7 @@ function buildProgram(): Command {
   registerDemoCommand(program);
   registerRpcCommand(program);
   registerCheckCommand(program);
+  registerRiskCommands(program);
   program.addHelpText(
     "after",
     `

@@ -8,10 +8,13 @@
  *   const policy = await loadRiskPolicy({ path: policyFile });         // + SSVC tables
  *   const site = siteFile ? await loadSiteFile(siteFile) : emptySite();
  *   const intel = { kev: [await loadKevCatalog(kevFile)], epss: [await loadEpssCsv(epssFile)], exploitation: [] };
- *   const asset = resolveAsset(site, observedAssetFromInventory);
- *   const finding = findingFromStoreRow(row, asset);                  // or a check's result
+ *   const asset = resolveAsset(site, observedAssetOf({ ...inventory })); // inventory-adapter.ts
+ *   const finding = findingFromStoreRow(findingRowOf(record), asset);  // or a check's result
  *   const assessment = assess(finding, asset, catalog.require(finding.advisory), intel, controls, policy, asOf);
  *   assessmentJson(assessment)                                        // canonical bytes
+ *
+ * src/jobs/assess-job.ts does exactly this for every open finding of the inventory and stores
+ * the results (`ringfence assess`).
  */
 export { assess, assessAll } from "./assess.js";
 export { newestPatch, planActions, type PlanInput } from "./action-plan.js";
@@ -34,6 +37,12 @@ export {
   type ExposureResult,
 } from "./exposure.js";
 export { findingFromStoreRow, assessmentJson, type FindingRow } from "./finding.js";
+export {
+  findingRowOf,
+  isCompromiseIndicator,
+  observedAssetOf,
+  type InventoryAssetInput,
+} from "./inventory-adapter.js";
 export {
   emptyIntel,
   epssReading,

@@ -7,6 +7,7 @@ import { addressFamily, addressSortKey } from "./address-key.js";
 import { BatchStatement } from "./batch-statement.js";
 import { canonicalJson, sha256Hex } from "./canonical-json.js";
 import type {
+  AssessmentsTable,
   AssetsTable,
   CheckRunsTable,
   ObservationsTable,
@@ -15,7 +16,12 @@ import type {
   StoreDatabase,
 } from "./schema.js";
 import {
+  ASSESSMENT_RATINGS,
   CHECK_VERDICTS,
+  type AssessmentFilter,
+  type AssessmentInput,
+  type AssessmentRating,
+  type AssessmentRecord,
   type Checkpoint,
   type CheckRunFilter,
   type CheckRunInput,
@@ -565,6 +571,7 @@ class KyselyStore implements Store {
         .innerJoin("assets", "assets.id", "findings.asset_id")
         .selectAll("findings")
         .select("assets.address");
+      if (filter.id !== undefined) query = query.where("findings.id", "=", filter.id);
       if (filter.address !== undefined) query = query.where(assetKeyIs(filter.address));
       if (filter.advisory !== undefined) {
         query = query.where("findings.advisory", "=", filter.advisory);
@@ -598,6 +605,92 @@ class KyselyStore implements Store {
       status: row.status === "open" ? "open" : "closed",
       lastRunId: row.last_run_id,
     }));
+  }
+
+  async recordAssessments(rows: readonly AssessmentInput[]): Promise<void> {
+    // Everything that can be checked without the database is checked before the transaction.
+    const prepared = rows.map(prepareAssessment);
+    if (prepared.length === 0) return;
+    const createdAt = new Date().toISOString();
+    await this.#write(async (trx) => {
+      const wanted = [...new Set(prepared.map((row) => row.finding_id))];
+      const found = new Set<number>();
+      for (const part of chunks(wanted, 1)) {
+        const existing = await trx
+          .selectFrom("findings")
+          .select("id")
+          .where("id", "in", part)
+          .execute();
+        for (const row of existing) found.add(row.id);
+      }
+      const missing = wanted.filter((id) => !found.has(id));
+      if (missing.length > 0) {
+        throw new RingfenceError(
+          "RINGFENCE_USAGE",
+          `cannot record assessments: no finding ${missing.join(", ")} in ${this.location}`,
+        );
+      }
+      const values = prepared.map((row) => ({ ...row, created_at: createdAt }));
+      for (const part of chunks(values, ASSESSMENT_COLUMN_COUNT)) {
+        await trx.insertInto("assessments").values(part).execute();
+      }
+    });
+  }
+
+  async latestAssessments(filter: AssessmentFilter = {}): Promise<AssessmentRecord[]> {
+    const rows = await this.#run((db) => {
+      let query = assessmentQuery(db).where(
+        "assessments.id",
+        "=",
+        sql<number>`(select max(latest.id) from assessments as latest where latest.finding_id = assessments.finding_id)`,
+      );
+      if (filter.address !== undefined) query = query.where(assetKeyIs(filter.address));
+      if (filter.advisory !== undefined) {
+        const advisory = filter.advisory.toLowerCase();
+        query = query.where(
+          sql<SqlBool>`(lower(${sql.ref("assessments.advisory")}) = ${advisory} or lower(${sql.ref("findings.advisory")}) = ${advisory})`,
+        );
+      }
+      if (filter.rating !== undefined)
+        query = query.where("assessments.rating", "=", filter.rating);
+      if (filter.zone !== undefined) query = query.where("assessments.zone", "=", filter.zone);
+      if (filter.status !== undefined) query = query.where("findings.status", "=", filter.status);
+      if (filter.overdueAt !== undefined) {
+        const t = filter.overdueAt;
+        query = query.where((eb) =>
+          eb.or([
+            eb("assessments.protect_by", "<", t),
+            eb("assessments.fix_by", "<", t),
+            eb("assessments.verify_by", "<", t),
+          ]),
+        );
+      }
+      query = query
+        .orderBy(
+          sql`case ${sql.ref("assessments.rating")} when 'very-high' then 0 when 'high' then 1 when 'moderate' then 2 else 3 end`,
+        )
+        .orderBy(sql`${sql.ref("assessments.protect_by")} is null`)
+        .orderBy("assessments.protect_by")
+        .orderBy("assets.address_key")
+        .orderBy("findings.protocol")
+        .orderBy("findings.port")
+        .orderBy("assessments.advisory")
+        .orderBy("assessments.finding_id");
+      if (filter.limit !== undefined) query = query.limit(filter.limit);
+      return query.execute();
+    });
+    return rows.map(toAssessmentRecord);
+  }
+
+  async assessmentOf(findingId: number): Promise<AssessmentRecord | undefined> {
+    const row = await this.#run((db) =>
+      assessmentQuery(db)
+        .where("assessments.finding_id", "=", findingId)
+        .orderBy("assessments.id", "desc")
+        .limit(1)
+        .executeTakeFirst(),
+    );
+    return row === undefined ? undefined : toAssessmentRecord(row);
   }
 
   async close(): Promise<void> {
@@ -1121,6 +1214,137 @@ function findingEvidence(
     }
   }
   return { classification: null, reasonCode: null, evidence: parsed };
+}
+
+/** Columns per assessments row as recordAssessments inserts it (for the parameter limit). */
+const ASSESSMENT_COLUMN_COUNT = 16;
+
+type AssessmentValues = Omit<AssessmentsTable, "id" | "created_at">;
+
+/** Validates one AssessmentInput (index for the message); RINGFENCE_USAGE says what is wrong. */
+function prepareAssessment(input: AssessmentInput, index: number): AssessmentValues {
+  // Callers may be plain JavaScript or parsed JSON: nothing below trusts the static types.
+  const loose = input as unknown as Record<string, unknown>;
+  const bad = (what: string): never => {
+    throw new RingfenceError(
+      "RINGFENCE_USAGE",
+      `cannot record assessment ${index + 1} (finding ${String(loose.findingId)}): ${what}`,
+    );
+  };
+  const text = (name: string, value: unknown): string =>
+    typeof value === "string" && value !== "" ? value : bad(`${name} must be a non-empty string`);
+  const instant = (name: string, value: unknown): string =>
+    typeof value === "string" && Number.isFinite(Date.parse(value))
+      ? value
+      : bad(`${name} ${JSON.stringify(value)} is not an ISO 8601 instant`);
+  const optionalInstant = (name: string, value: unknown): string | null =>
+    value === null || value === undefined ? null : instant(name, value);
+  const json = (name: string, value: unknown): string => {
+    const body = text(name, value);
+    try {
+      JSON.parse(body);
+    } catch {
+      bad(`${name} is not JSON`);
+    }
+    return body;
+  };
+
+  if (!Number.isInteger(loose.findingId) || (loose.findingId as number) < 1) {
+    bad("findingId must be a finding's id (a positive integer)");
+  }
+  if (!(ASSESSMENT_RATINGS as readonly unknown[]).includes(loose.rating)) {
+    bad(`rating ${JSON.stringify(loose.rating)} is not one of ${ASSESSMENT_RATINGS.join(", ")}`);
+  }
+  if (loose.outcome !== null && loose.outcome !== undefined) text("outcome", loose.outcome);
+  if (!Array.isArray(loose.overdue) || !loose.overdue.every((v) => typeof v === "string")) {
+    bad("overdue must be an array of clock names");
+  }
+  return {
+    finding_id: input.findingId,
+    as_of: instant("asOf", loose.asOf),
+    policy_id: text("policyId", loose.policyId),
+    policy_version: text("policyVersion", loose.policyVersion),
+    policy_sha256: text("policySha256", loose.policySha256),
+    advisory: text("advisory", loose.advisory),
+    zone: text("zone", loose.zone),
+    rating: input.rating,
+    outcome: (loose.outcome as string | null | undefined) ?? null,
+    protect_by: optionalInstant("protectBy", loose.protectBy),
+    fix_by: optionalInstant("fixBy", loose.fixBy),
+    verify_by: optionalInstant("verifyBy", loose.verifyBy),
+    overdue_json: JSON.stringify(input.overdue),
+    assessment_json: json("assessmentJson", loose.assessmentJson),
+    inputs_json:
+      loose.inputsJson === null || loose.inputsJson === undefined
+        ? null
+        : json("inputsJson", loose.inputsJson),
+  };
+}
+
+/** Assessments with their finding and its asset's address: what both readers select. */
+function assessmentQuery(db: Db) {
+  return db
+    .selectFrom("assessments")
+    .innerJoin("findings", "findings.id", "assessments.finding_id")
+    .innerJoin("assets", "assets.id", "findings.asset_id")
+    .selectAll("assessments")
+    .select([
+      "assets.address",
+      "findings.asset_id",
+      "findings.protocol",
+      "findings.port",
+      "findings.advisory as finding_advisory",
+      "findings.check_id",
+      "findings.verdict",
+      "findings.status",
+      "findings.first_seen",
+      "findings.last_seen",
+    ]);
+}
+
+function toAssessmentRecord(
+  row: Selectable<AssessmentsTable> & {
+    address: string;
+    asset_id: number;
+    protocol: Protocol;
+    port: number;
+    finding_advisory: string;
+    check_id: string;
+    verdict: string;
+    status: string;
+    first_seen: string;
+    last_seen: string;
+  },
+): AssessmentRecord {
+  return {
+    id: row.id,
+    findingId: row.finding_id,
+    asOf: row.as_of,
+    createdAt: row.created_at,
+    policyId: row.policy_id,
+    policyVersion: row.policy_version,
+    policySha256: row.policy_sha256,
+    advisory: row.advisory,
+    zone: row.zone,
+    rating: row.rating as AssessmentRating,
+    outcome: row.outcome,
+    protectBy: row.protect_by,
+    fixBy: row.fix_by,
+    verifyBy: row.verify_by,
+    overdue: parseJson<string[]>(row.overdue_json) ?? [],
+    assessmentJson: row.assessment_json,
+    inputsJson: row.inputs_json,
+    assetId: row.asset_id,
+    address: row.address,
+    protocol: row.protocol,
+    port: row.port,
+    findingAdvisory: row.finding_advisory,
+    checkId: row.check_id,
+    verdict: row.verdict,
+    status: row.status === "open" ? "open" : "closed",
+    firstSeen: row.first_seen,
+    lastSeen: row.last_seen,
+  };
 }
 
 /** The asset of this address, however it is spelt (its key); a name that is no IP matches exactly. */

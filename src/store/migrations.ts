@@ -199,7 +199,44 @@ const migration2: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [migration1, migration2];
+const migration3: Migration = {
+  version: 3,
+  name: "assessments",
+  async up(db, dialect) {
+    await db.schema
+      .createTable("assessments")
+      .addColumn("id", idType(dialect), (col) => col.primaryKey())
+      .addColumn("finding_id", refType(dialect), (col) => col.notNull().references("findings.id"))
+      .addColumn("as_of", "text", (col) => col.notNull())
+      .addColumn("created_at", "text", (col) => col.notNull())
+      .addColumn("policy_id", "text", (col) => col.notNull())
+      .addColumn("policy_version", "text", (col) => col.notNull())
+      .addColumn("policy_sha256", "text", (col) => col.notNull())
+      .addColumn("advisory", "text", (col) => col.notNull())
+      .addColumn("zone", "text", (col) => col.notNull())
+      .addColumn("rating", "text", (col) => col.notNull())
+      .addColumn("outcome", "text")
+      .addColumn("protect_by", "text")
+      .addColumn("fix_by", "text")
+      .addColumn("verify_by", "text")
+      .addColumn("overdue_json", "text", (col) => col.notNull())
+      .addColumn("assessment_json", "text", (col) => col.notNull())
+      .addColumn("inputs_json", "text")
+      .addCheckConstraint(
+        "assessments_rating_check",
+        sql`rating in ('very-high', 'high', 'moderate', 'low')`,
+      )
+      .execute();
+    // The latest assessment of a finding is its highest id: one index serves that lookup.
+    await db.schema
+      .createIndex("assessments_finding_idx")
+      .on("assessments")
+      .columns(["finding_id", "id"])
+      .execute();
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [migration1, migration2, migration3];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
 

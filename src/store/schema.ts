@@ -117,6 +117,40 @@ export interface CheckRunsTable {
   finished_at: string;
 }
 
+/**
+ * Since version 3: one row per assessment of a finding by the risk engine (src/risk), as of a
+ * date under a policy. Rows are only ever added: a re-assessment is a new row, and the latest row
+ * of a finding (highest id) is its current assessment.
+ */
+export interface AssessmentsTable {
+  id: Generated<number>;
+  finding_id: number;
+  /** The engine's asOf (ISO instant): the date the assessment speaks for. */
+  as_of: string;
+  /** When the row was written (wall clock); kept out of assessment_json. */
+  created_at: string;
+  policy_id: string;
+  policy_version: string;
+  policy_sha256: string;
+  /** The catalog id of the advisory the finding was assessed against. */
+  advisory: string;
+  /** The asset's zone as the assessment used it. */
+  zone: string;
+  /** Intrinsic rating level: very-high, high, moderate, low. */
+  rating: string;
+  /** SSVC deployer decision after floors (immediate, out-of-cycle, scheduled, defer); null when none. */
+  outcome: string | null;
+  protect_by: string | null;
+  fix_by: string | null;
+  verify_by: string | null;
+  /** JSON array of the clocks already past at as_of ("protectBy", "fixBy", "verifyBy"). */
+  overdue_json: string;
+  /** The canonical JSON bytes of the assessment (src/risk assessmentJson). */
+  assessment_json: string;
+  /** Canonical JSON of the inputs the engine was given that its output does not repeat. */
+  inputs_json: string | null;
+}
+
 export interface StoreDatabase {
   ringfence_meta: MetaTable;
   scans: ScansTable;
@@ -125,4 +159,5 @@ export interface StoreDatabase {
   observations: ObservationsTable;
   findings: FindingsTable;
   check_runs: CheckRunsTable;
+  assessments: AssessmentsTable;
 }

@@ -190,12 +190,95 @@ export interface FindingRecord {
 }
 
 export interface FindingFilter {
+  /** One finding, by FindingRecord.id. */
+  id?: number;
   /** The asset's address (any spelling of the same IP address). */
   address?: string;
   advisory?: string;
   /** A finding verdict ("not-vulnerable") or a check verdict ("NOT_VULNERABLE"). */
   verdict?: string;
   status?: "open" | "closed";
+  limit?: number;
+}
+
+export const ASSESSMENT_RATINGS = ["very-high", "high", "moderate", "low"] as const;
+/** Intrinsic rating levels, most severe first (the order `latestAssessments` sorts by). */
+export type AssessmentRating = (typeof ASSESSMENT_RATINGS)[number];
+
+/**
+ * One assessment of a finding to store: the engine's canonical JSON bytes, and the columns the
+ * listings filter and sort on, copied out of it.
+ */
+export interface AssessmentInput {
+  /** FindingRecord.id. */
+  findingId: number;
+  /** The assessment's asOf, an ISO instant. */
+  asOf: string;
+  policyId: string;
+  policyVersion: string;
+  policySha256: string;
+  /** The catalog id of the advisory it was assessed against. */
+  advisory: string;
+  zone: string;
+  rating: AssessmentRating;
+  /** SSVC deployer decision after floors; null when there is none (not applicable). */
+  outcome: string | null;
+  protectBy: string | null;
+  fixBy: string | null;
+  verifyBy: string | null;
+  /** Clocks already past at asOf. */
+  overdue: readonly string[];
+  /** The assessment's canonical JSON, stored byte for byte. */
+  assessmentJson: string;
+  /** Canonical JSON of the engine's inputs that the assessment does not repeat (provenance). */
+  inputsJson: string | null;
+}
+
+/** A stored assessment, with the finding it is about. */
+export interface AssessmentRecord {
+  id: number;
+  findingId: number;
+  asOf: string;
+  /** When it was stored (wall clock). */
+  createdAt: string;
+  policyId: string;
+  policyVersion: string;
+  policySha256: string;
+  advisory: string;
+  zone: string;
+  rating: AssessmentRating;
+  outcome: string | null;
+  protectBy: string | null;
+  fixBy: string | null;
+  verifyBy: string | null;
+  overdue: string[];
+  assessmentJson: string;
+  inputsJson: string | null;
+  // The finding, as it stands now.
+  assetId: number;
+  address: string;
+  protocol: Protocol;
+  port: number;
+  /** The findings row's advisory (as the check recorded it). */
+  findingAdvisory: string;
+  checkId: string;
+  verdict: string;
+  status: "open" | "closed";
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface AssessmentFilter {
+  /** The asset's address (any spelling of the same IP address). */
+  address?: string;
+  /** The assessment's or the finding's advisory id, case-insensitive. */
+  advisory?: string;
+  rating?: AssessmentRating;
+  zone?: string;
+  /** The finding's current status; both when absent. */
+  status?: "open" | "closed";
+  /** Only assessments with a clock (protect-by, fix-by, verify-by) before this ISO instant. */
+  overdueAt?: string;
   limit?: number;
 }
 
@@ -255,6 +338,20 @@ export interface Store {
   listCheckRuns(filter?: CheckRunFilter): Promise<CheckRunRow[]>;
   /** Numeric address order, then protocol, port, advisory and check id. */
   listFindings(filter?: FindingFilter): Promise<FindingRecord[]>;
+  /**
+   * Atomic: every row or none. A finding id that does not exist, or a row whose fields are not
+   * what AssessmentInput says, is a RingfenceError and writes nothing. created_at is one instant
+   * for the whole call.
+   */
+  recordAssessments(rows: readonly AssessmentInput[]): Promise<void>;
+  /**
+   * The latest assessment (last recorded) of each finding that has one, with the finding's
+   * address, service, status: rating (very-high first), then protect-by (none last), then
+   * numeric address order, protocol, port, advisory and finding id.
+   */
+  latestAssessments(filter?: AssessmentFilter): Promise<AssessmentRecord[]>;
+  /** The latest assessment of one finding, or undefined when it has none. */
+  assessmentOf(findingId: number): Promise<AssessmentRecord | undefined>;
   /** Idempotent. */
   close(): Promise<void>;
 }

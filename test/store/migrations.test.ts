@@ -76,11 +76,11 @@ async function versionOneInventory(path: string): Promise<{ scans: string[] }> {
 }
 
 describe("migrations", () => {
-  it("is at version 2", () => {
-    expect(LATEST_SCHEMA_VERSION).toBe(2);
+  it("is at version 3", () => {
+    expect(LATEST_SCHEMA_VERSION).toBe(3);
   });
 
-  it("migrates a version-1 database in place to version 2, keeping every row", async () => {
+  it("migrates a version-1 database in place to the latest version, keeping every row", async () => {
     const path = join(dir.path, "v1.db");
     const { scans } = await versionOneInventory(path);
     expect(header(path)).toEqual({ userVersion: 1, schemaVersion: "1" });
@@ -92,7 +92,10 @@ describe("migrations", () => {
     // What the version-1 store answered, read through the same queries after the migration.
     const store = await openStore(path);
     try {
-      expect(header(path)).toEqual({ userVersion: 2, schemaVersion: "2" });
+      expect(header(path)).toEqual({
+        userVersion: LATEST_SCHEMA_VERSION,
+        schemaVersion: String(LATEST_SCHEMA_VERSION),
+      });
       const listed = await store.listScans();
       expect(listed.map((s) => [s.id, s.command, s.status, s.probesDone, s.counts])).toEqual([
         [scans[1], "scan b", "interrupted", 1, { open: 1 }],

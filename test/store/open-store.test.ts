@@ -95,6 +95,7 @@ describe("schema and migrations", () => {
     await store.close();
 
     expect(tables(path)).toEqual([
+      "assessments",
       "assets",
       "check_runs",
       "findings",
@@ -128,6 +129,7 @@ describe("schema and migrations", () => {
         .pluck()
         .all();
       expect(indexes).toEqual([
+        "assessments_finding_idx",
         "check_runs_asset_check_idx",
         "check_runs_scan_idx",
         "findings_advisory_idx",
