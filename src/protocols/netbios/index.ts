@@ -21,4 +21,25 @@ export {
   readWireName,
   type WireName,
 } from "./name-codec.js";
+export {
+  DEFAULT_MAX_SESSION_MESSAGE_LENGTH,
+  DIRECT_TCP_MAX_LENGTH,
+  NEGATIVE_SESSION_ERROR,
+  NETBIOS_SESSION_MAX_LENGTH,
+  SESSION_HEADER_LENGTH,
+  SESSION_PACKET_TYPE,
+  SMBSERVER_NAME,
+  SMBSERVER_SUFFIX,
+  SessionFramer,
+  decodeSessionHeader,
+  decodeSessionPacket,
+  encodeSessionMessage,
+  encodeSessionPacket,
+  negativeSessionErrorText,
+  type SessionFramerOptions,
+  type SessionFramerOutput,
+  type SessionHeader,
+  type SessionPacket,
+  type SessionTransport,
+} from "./session-codec.js";
 export { decodeIssue, isDecodeIssue, type DecodeIssue } from "./decode-issue.js";
