@@ -156,8 +156,8 @@ describe("assessInventory", () => {
     finding(41, { advisory: "ms03-039", checkId: "ms03-039-kb824146scan" }),
     blaster,
     internal,
-    // The intrusive fallback check is not in the catalog's ms03-039 advisory: reported, skipped.
-    finding(45, { advisory: "ms03-039", checkId: "ms03-039-get-class-object" }),
+    // A check the catalog's ms03-039 advisory does not list (a user's own): reported, skipped.
+    finding(45, { advisory: "ms03-039", checkId: "site-local-dcom-probe" }),
   ];
   const services = [
     service(135, "open"),
@@ -186,7 +186,7 @@ describe("assessInventory", () => {
       );
     expect(bytes(b)).toEqual(bytes(a));
     expect(a.skipped.map((s) => [s.finding.id, s.reason])).toEqual([
-      [45, expect.stringContaining("has no check ms03-039-get-class-object")],
+      [45, expect.stringContaining("has no check site-local-dcom-probe")],
     ]);
   });
 
