@@ -22,6 +22,7 @@ import { NbnsResponder } from "./nbns-responder.js";
 import { Estate, NBNS_PORT, PERSONAS, type LabHost } from "./personas.js";
 import { registerDcerpcHandlers } from "./dcerpc-handler.js";
 import { connectionHandlerFor } from "./protocol-handlers.js";
+import { registerSmbHandlers } from "./smb-handler.js";
 import { registerTcp4444Handler } from "./tcp4444-handler.js";
 
 /**
@@ -308,6 +309,7 @@ function startWorkers(config: DaemonConfig): Promise<number> {
 async function main(): Promise<void> {
   // Protocol emulators attach by nominal port; workers run main() too, so they get them as well.
   registerDcerpcHandlers();
+  registerSmbHandlers();
   registerTcp4444Handler();
   // cluster.fork() re-runs this module with the same argv, so workers read the same config.
   if (cluster.isWorker) {

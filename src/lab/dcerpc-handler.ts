@@ -117,6 +117,11 @@ interface Emulation {
   readonly fix: RpcssFix;
   /** The call_id the bind_ack carries for a bind's call_id (C706 §12.6.4.4: the same one). */
   readonly ackCallId: (callId: number) => number;
+  /**
+   * The interfaces a bind may name on this endpoint, when not the runtime's RPCSS set: a named
+   * pipe serves what is registered on it (\PIPE\lsass: LSA, SAMR, Netlogon; rpc-endpoints.ts).
+   */
+  readonly interfaces?: readonly SyntaxId[];
 }
 
 const SAME_CALL_ID = (callId: number): number => callId;
@@ -185,10 +190,68 @@ function attach(socket: Socket, context: ConnectionContext, emulation: Emulation
   socket.setTimeout(context.idleTimeoutMs, () => endSocket(socket));
   // The connection state is built on the first byte only: a port scan never pays for it.
   socket.once("data", (first: Buffer) => {
-    const connection = new RpcConnection(socket, context, emulation);
+    const connection = new RpcConnection(
+      socketSink(socket),
+      context,
+      emulation,
+      // sec_addr is the port the client reached, as text ("135"; research §2.1).
+      String(context.wirePort),
+    );
+    socket.once("close", () => connection.dispose());
     connection.receive(first);
     socket.on("data", (chunk: Buffer) => connection.receive(chunk));
   });
+}
+
+/**
+ * Where an association's PDUs go: a TCP socket (135, 593), or a named pipe of the lab's SMB server
+ * (smb-pipes.ts), whose messages the client reads with TransactNmPipe, READ_ANDX or SMB2 READ.
+ */
+export interface RpcSink {
+  /** One PDU (one fragment) to the client. */
+  send(pdu: Uint8Array): void;
+  /** The server ends the association (a bad PDU, a deadline, too many PDUs). */
+  close(): void;
+}
+
+function socketSink(socket: Socket): RpcSink {
+  return {
+    send(bytes) {
+      if (socket.destroyed) return;
+      // A peer that pipelines requests without reading must not grow our write buffer: stop
+      // reading until it drains (the idle timeout still ends a peer that never reads).
+      if (!socket.write(bytes) && !socket.isPaused()) {
+        socket.pause();
+        socket.once("drain", () => socket.resume());
+      }
+    },
+    close() {
+      socket.removeAllListeners("data");
+      endSocket(socket);
+    },
+  };
+}
+
+/** An association over a named pipe: bytes the client writes in, dispose when the pipe closes. */
+export interface PipeAssociation {
+  receive(bytes: Uint8Array): void;
+  dispose(): void;
+}
+
+/**
+ * DCE/RPC over a named pipe (ncacn_np, research §2.3): the same server as on TCP 135, bound to the
+ * interfaces registered on the pipe; `null` when the persona has no RPC runtime the lab emulates.
+ * sec_addr in the bind_ack is the pipe's name, as Windows sends it ("\PIPE\epmapper").
+ */
+export function openPipeAssociation(
+  context: ConnectionContext,
+  pipeName: string,
+  interfaces: readonly SyntaxId[],
+  sink: RpcSink,
+): PipeAssociation | null {
+  const emulation = emulationOf(context.host.persona);
+  if (emulation === null) return null;
+  return new RpcConnection(sink, context, { ...emulation, interfaces }, `\\PIPE\\${pipeName}`);
 }
 
 function endSocket(socket: Socket): void {
@@ -202,7 +265,7 @@ interface BoundContext {
   readonly transferSyntax: SyntaxId;
 }
 
-class RpcConnection {
+class RpcConnection implements PipeAssociation {
   private readonly framer = new PduFramer({ maxFragLength: SERVER_MAX_FRAG });
   private readonly reassembler = new FragmentReassembler({
     maxFragments: MAX_REQUEST_FRAGMENTS,
@@ -218,11 +281,16 @@ class RpcConnection {
   private deadline: NodeJS.Timeout | null = null;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly sink: RpcSink,
     private readonly context: ConnectionContext,
     private readonly emulation: Emulation,
-  ) {
-    socket.once("close", () => this.clearDeadline());
+    private readonly secondaryAddress: string,
+  ) {}
+
+  /** The transport went away: nothing more will be received, no timer may outlive it. */
+  dispose(): void {
+    this.closed = true;
+    this.clearDeadline();
   }
 
   receive(chunk: Buffer): void {
@@ -267,18 +335,12 @@ class RpcConnection {
     if (this.closed) return;
     this.closed = true;
     this.clearDeadline();
-    this.socket.removeAllListeners("data");
-    endSocket(this.socket);
+    this.sink.close();
   }
 
   private send(bytes: Uint8Array): void {
-    if (this.closed || this.socket.destroyed) return;
-    // A peer that pipelines requests without reading must not grow our write buffer: stop reading
-    // until it drains (the idle timeout still ends a peer that never reads).
-    if (!this.socket.write(bytes) && !this.socket.isPaused()) {
-      this.socket.pause();
-      this.socket.once("drain", () => this.socket.resume());
-    }
+    if (this.closed) return;
+    this.sink.send(bytes);
   }
 
   private onPdu(bytes: Uint8Array): void {
@@ -325,7 +387,7 @@ class RpcConnection {
     }
 
     const results: ContextResult[] = pdu.contexts.map((offered) => {
-      const iface = findServedInterface(this.emulation.rpcss, offered.abstractSyntax);
+      const iface = this.findInterface(offered.abstractSyntax);
       if (iface === null) {
         return reject(PROVIDER_REASON.abstractSyntaxNotSupported);
       }
@@ -353,9 +415,19 @@ class RpcConnection {
       this.send(encodeAlterContextResp({ ...body, secondaryAddress: "" }));
     } else {
       this.bound = true;
-      // sec_addr is the port the client reached, as text ("135"; research §2.1).
-      this.send(encodeBindAck({ ...body, secondaryAddress: String(this.context.wirePort) }));
+      this.send(encodeBindAck({ ...body, secondaryAddress: this.secondaryAddress }));
     }
+  }
+
+  /** The served interface a bind's abstract syntax selects (same UUID and major, minor ≤ ours). */
+  private findInterface(offered: SyntaxId): SyntaxId | null {
+    const own = this.emulation.interfaces;
+    if (own === undefined) return findServedInterface(this.emulation.rpcss, offered);
+    const uuid = offered.uuid.toLowerCase();
+    return (
+      own.find((s) => s.uuid === uuid && s.major === offered.major && offered.minor <= s.minor) ??
+      null
+    );
   }
 
   /** NDR 2.0 always; NDR64 only on 64-bit personas (MS-RPCE §3.3.1.5.3 transfer syntax choice). */

@@ -51,10 +51,11 @@ export interface GroundTruthHost {
   /** Set when this mode cannot show the persona as designed (bind mode and firewalled personas). */
   readonly degraded: string | null;
   /**
-   * What a correct MS03-026/MS03-039 check and Blaster check conclude on this host (the persona's
-   * hand-written `expected`), each null when its port (TCP 135, TCP 4444) is not open in this
-   * lab's mode: a check that cannot connect has no verdict to compare. Files written before the
-   * lab emulated DCOM activation lack it; readGroundTruth fills it in from the catalogue.
+   * What a correct MS03-026/MS03-039 check, Blaster check, SMB fingerprint and SMB checks conclude
+   * on this host (the persona's hand-written `expected`), each null when its port (TCP 135, TCP
+   * 4444, TCP 139 and 445) is not open in this lab's mode: a check that cannot connect has no
+   * verdict to compare. Files written before the lab emulated DCOM activation lack it, those
+   * before it spoke SMB lack `smb`; readGroundTruth fills both in from the catalogue.
    */
   readonly expected: ExpectedVerdicts;
 }
@@ -132,6 +133,7 @@ export function groundTruthHost(
     expected: {
       rpcss: b.tcp.get(135) === "open" ? persona.expected.rpcss : null,
       blaster: b.tcp.get(4444) === "open" ? persona.expected.blaster : null,
+      smb: b.tcp.get(139) === "open" || b.tcp.get(445) === "open" ? persona.expected.smb : null,
     },
   };
 }
@@ -244,34 +246,42 @@ export async function readGroundTruth(state: {
 }
 
 /**
- * The format string stayed "/1" when `layout` and the hosts' `expected` were added (both additive),
- * so a file from an older lab that is still up lacks them: it was an estate layout, and a host's
- * expected verdicts follow from its persona and its open ports as groundTruthHost computes them.
+ * The format string stayed "/1" when `layout`, the hosts' `expected` and `expected.smb` were
+ * added (all additive), so a file from an older lab that is still up may lack them: it was an
+ * estate layout, and a host's expected verdicts follow from its persona and its open ports as
+ * groundTruthHost computes them.
  */
 function withAdditiveFields(value: GroundTruth): GroundTruth {
+  type OldExpected = Omit<ExpectedVerdicts, "smb"> & { readonly smb?: ExpectedVerdicts["smb"] };
   const partial = value as Omit<GroundTruth, "layout" | "hosts"> & {
     readonly layout?: LabLayout;
     readonly hosts: readonly (Omit<GroundTruthHost, "expected"> & {
-      readonly expected?: ExpectedVerdicts;
+      readonly expected?: OldExpected;
     })[];
   };
-  if (partial.layout !== undefined && partial.hosts.every((h) => h.expected !== undefined)) {
+  if (
+    partial.layout !== undefined &&
+    partial.hosts.every((h) => h.expected !== undefined && h.expected.smb !== undefined)
+  ) {
     return value;
   }
   const offset = partial.portOffset;
   return {
     ...partial,
     layout: partial.layout ?? "estate",
-    hosts: partial.hosts.map((host) => {
-      if (host.expected !== undefined) return host as GroundTruthHost;
+    hosts: partial.hosts.map((host): GroundTruthHost => {
       const persona = personaById(host.persona);
+      const open = (port: number): boolean => host.tcp.open.includes(port + offset);
+      const expected = host.expected ?? {
+        rpcss: open(135) ? (persona?.expected.rpcss ?? null) : null,
+        blaster: open(4444) ? (persona?.expected.blaster ?? null) : null,
+      };
       return {
         ...host,
         expected: {
-          rpcss: host.tcp.open.includes(135 + offset) ? (persona?.expected.rpcss ?? null) : null,
-          blaster: host.tcp.open.includes(4444 + offset)
-            ? (persona?.expected.blaster ?? null)
-            : null,
+          rpcss: expected.rpcss,
+          blaster: expected.blaster,
+          smb: expected.smb ?? (open(139) || open(445) ? (persona?.expected.smb ?? null) : null),
         },
       };
     }),

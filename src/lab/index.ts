@@ -30,6 +30,7 @@ export {
   CMD_BANNER_XP,
   EXPECTED_RPCSS_VERDICTS,
   Estate,
+  SMB_CHECK_IDS,
   LAB_LAYOUTS,
   LAB_TCP_PORTS,
   LAB_UDP_PORTS,
@@ -37,8 +38,11 @@ export {
   PERSONAS,
   computerName,
   personaById,
+  type ExpectedCheckVerdict,
   type ExpectedRpcssVerdict,
+  type ExpectedSmb,
   type ExpectedVerdicts,
+  type SmbCheckId,
   type HostileRpcBehaviour,
   type LabHost,
   type LabLayout,
@@ -54,3 +58,10 @@ export { LAB_BASE, MAX_LAB_HOSTS, labAddress, labIndex, labRange } from "./addre
 export type { LabMode } from "./behaviour.js";
 export { NCACN_HTTP_BANNER } from "./dcerpc-handler.js";
 export { acceptsNdr64, type LabRpcEndpoint } from "./rpc-endpoints.js";
+export {
+  profileDialects,
+  profileSigning,
+  type HostileSmbBehaviour,
+  type SmbProfile,
+  type SmbServerProfile,
+} from "./smb-profiles.js";

@@ -5,6 +5,28 @@ import {
   type NodeStatusName,
 } from "../protocols/netbios/index.js";
 import { labAddress } from "./address.js";
+import {
+  SMB_NT4,
+  SMB_SAMBA,
+  SMB_W2K,
+  SMB_W2K19,
+  SMB_W2K3_RTM,
+  SMB_W2K3_SP1,
+  SMB_W2K8R2_SP1,
+  SMB_W2K8R2_SP1_MS17_010,
+  SMB_WIN10_1903,
+  SMB_WIN10_1909,
+  SMB_WIN10_1909_ADV200005,
+  SMB_WIN7_SP1,
+  SMB_WIN7_SP1_MS17_010,
+  SMB_WIN98,
+  SMB_XP,
+  SMB_XP_SP2,
+  hostileSmb,
+  type HostileSmbBehaviour,
+  type SmbProfile,
+  type SmbServerProfile,
+} from "./smb-profiles.js";
 
 /**
  * The simulated estate: which kind of machine sits at each lab address.
@@ -29,8 +51,12 @@ export type PatchState = "vulnerable" | "patched" | "n/a";
 /** What UDP 137 does: answer NBSTAT, refuse (ICMP port unreachable) or stay silent (dropped). */
 export type NetbiosBehaviour = "nbstat" | "closed" | "filtered";
 
-/** The RPCSS generation of an NT-family host: which DCOM interfaces and endpoints it has. */
-export type WindowsGeneration = "nt4" | "w2k" | "xp" | "w2k3";
+/**
+ * The RPCSS generation of an NT-family host: which DCOM interfaces and endpoints it has. "nt6" is
+ * every release from Vista on (7, 2008 R2, 10, 2019): the RPC hardening of XP SP2 / 2003 SP1 is
+ * built in, and they are 64-bit (NDR64, rpc-endpoints.ts).
+ */
+export type WindowsGeneration = "nt4" | "w2k" | "xp" | "w2k3" | "nt6";
 
 /**
  * How a hostile DCE/RPC peer on TCP 135 misbehaves (see hostile-rpc.ts). They exist so that the
@@ -100,12 +126,48 @@ export const EXPECTED_RPCSS_VERDICTS: readonly ExpectedRpcssVerdict[] = [
   "UNKNOWN",
 ];
 
+/** A check's verdict in the shared verdict model (src/checks/types.ts). */
+export type ExpectedCheckVerdict = "VULNERABLE" | "NOT_VULNERABLE" | "NOT_APPLICABLE" | "UNKNOWN";
+
+/**
+ * The SMB checks' ids, as the advisories name them (advisories/*.yaml `checks:`), plus the
+ * informational signing check, which no advisory carries.
+ */
+export const SMB_CHECK_IDS = [
+  "smbv1-enabled",
+  "ms17-010-peeknamedpipe",
+  "smbghost-compression-capability",
+  "smb-signing-not-required",
+] as const;
+export type SmbCheckId = (typeof SMB_CHECK_IDS)[number];
+
+/**
+ * What a correct SMB fingerprint and the SMB checks conclude on a persona (issue 4), written by
+ * hand like the RPCSS verdicts:
+ *  - os: the product src/smb/os-inference.ts's inferOs names from what the persona shows (its
+ *    NativeOS/NativeLanMan, NTLM VERSION, dialects); null when nothing can be concluded;
+ *  - dialects: what nmap's smb-protocols lists ("NT LM 0.12", "2.0.2" … "3.1.1");
+ *  - signing: at the highest dialect the server speaks (SMB2 when it has it); null for hostile;
+ *  - checks: smbv1-enabled VULNERABLE when NT LM 0.12 is accepted; ms17-010-peeknamedpipe
+ *    NOT_APPLICABLE without SMB1; smbghost-compression-capability NOT_APPLICABLE without SMB2,
+ *    VULNERABLE (reported as POTENTIALLY_VULNERABLE_SMBGHOST) when 3.1.1 comes with compression;
+ *    smb-signing-not-required VULNERABLE unless signing is required. Hostile peers: UNKNOWN.
+ */
+export interface ExpectedSmb {
+  readonly os: string | null;
+  readonly dialects: readonly string[];
+  readonly signing: "required" | "enabled" | "disabled" | null;
+  readonly checks: Readonly<Record<SmbCheckId, ExpectedCheckVerdict>>;
+}
+
 /** What the checks should conclude; null = the check has nothing to run against (port not open). */
 export interface ExpectedVerdicts {
   /** The MS03-026/MS03-039 verdict over TCP 135; null when the persona's 135 is not open. */
   readonly rpcss: ExpectedRpcssVerdict | null;
   /** The Blaster backdoor (research §4.1): a cmd.exe banner on TCP 4444; null when 4444 is not open. */
   readonly blaster: "present" | "absent" | null;
+  /** The SMB fingerprint and checks over 445 (or 139); null when neither port is open. */
+  readonly smb: ExpectedSmb | null;
 }
 
 /** What a persona's TCP 4444 says on connect (research §4.1). */
@@ -151,6 +213,8 @@ export interface Persona {
   readonly rpcss: RpcssProfile;
   /** What TCP 4444 says on connect when it is open (null: it only holds the connection). */
   readonly tcp4444: Tcp4444Service | null;
+  /** What speaks SMB on 139/445 when they are open (null: they only hold the connection). */
+  readonly smb: SmbProfile | null;
   /** The verdicts a correct check reaches, written by hand (see ExpectedVerdicts). */
   readonly expected: ExpectedVerdicts;
 }
@@ -170,33 +234,66 @@ const WIN_2003 = [135, 139, 445, 593];
 /** NT4 has no SMB over TCP 445 (direct hosting arrived with Windows 2000). */
 const NT4_RPC = [135, 139];
 
+/** Windows 7 / 2008 R2 / 10 / 2019 listen on 135, 139, 445 (no RPC over HTTP on 593). */
+const NT6_RPC = [135, 139, 445];
+
+/** What the MS03-026/039 and Blaster checks conclude; the SMB half comes with the SmbFlavour. */
+type RpcExpected = Omit<ExpectedVerdicts, "smb">;
+
+/** An SMB server profile (smb-profiles.ts) with the hand-written verdicts a correct client reaches. */
+interface SmbFlavour {
+  readonly profile: SmbServerProfile;
+  readonly expected: ExpectedSmb;
+}
+
+type WindowsProduct =
+  | "Windows NT 4.0"
+  | "Windows 2000"
+  | "Windows XP"
+  | "Windows Server 2003"
+  | "Windows 7"
+  | "Windows Server 2008 R2"
+  | "Windows 10 1903"
+  | "Windows 10 1909"
+  | "Windows Server 2019";
+
 interface WindowsOptions {
   readonly id: string;
   readonly label: string;
-  readonly product: "Windows NT 4.0" | "Windows 2000" | "Windows XP" | "Windows Server 2003";
+  readonly product: WindowsProduct;
   readonly sp: string | null;
-  readonly fix: Fix;
+  readonly fix: Fix | "n/a";
   readonly tcpOpen: readonly number[];
   readonly weight: number;
-  readonly expected: ExpectedVerdicts;
+  readonly expected: RpcExpected;
+  readonly smb: SmbFlavour;
   readonly hardened?: boolean;
   readonly dcom?: "enabled" | "disabled";
   readonly tcp4444?: Tcp4444Service;
 }
 
-const GENERATION: Record<WindowsOptions["product"], WindowsGeneration> = {
+const GENERATION: Record<WindowsProduct, WindowsGeneration> = {
   "Windows NT 4.0": "nt4",
   "Windows 2000": "w2k",
   "Windows XP": "xp",
   "Windows Server 2003": "w2k3",
+  "Windows 7": "nt6",
+  "Windows Server 2008 R2": "nt6",
+  "Windows 10 1903": "nt6",
+  "Windows 10 1909": "nt6",
+  "Windows Server 2019": "nt6",
 };
 
+/** Releases after the two bulletins: outside MS03-026/MS03-039 altogether (research §1.2). */
+const NOT_AFFECTED: Persona["patches"] = { ms03_026: "n/a", ms03_039: "n/a" };
+
 function windows(o: WindowsOptions): Persona {
+  const generation = GENERATION[o.product];
   return {
     id: o.id,
     label: o.label,
     os: { family: "windows", product: o.product, sp: o.sp },
-    patches: PATCHES[o.fix],
+    patches: o.fix === "n/a" ? NOT_AFFECTED : PATCHES[o.fix],
     tcpOpen: o.tcpOpen,
     tcpFiltered: [],
     udp137: "nbstat",
@@ -205,12 +302,14 @@ function windows(o: WindowsOptions): Persona {
     weight: o.weight,
     rpcss: {
       kind: "windows",
-      generation: GENERATION[o.product],
-      hardened: o.hardened ?? false,
+      generation,
+      // Vista and later carry XP SP2's RestrictRemoteClients hardening by default.
+      hardened: o.hardened ?? generation === "nt6",
       dcom: o.dcom ?? "enabled",
     },
     tcp4444: o.tcp4444 ?? null,
-    expected: o.expected,
+    smb: o.smb.profile,
+    expected: { ...o.expected, smb: o.smb.expected },
   };
 }
 
@@ -228,16 +327,140 @@ function hostile(behaviour: HostileRpcBehaviour, label: string): Persona {
     weight: 0,
     rpcss: { kind: "hostile", behaviour },
     tcp4444: null,
+    smb: null,
     // Research §2.7: transport errors, unexpected lengths and timeouts are UNKNOWN.
-    expected: { rpcss: "UNKNOWN", blaster: null },
+    expected: { rpcss: "UNKNOWN", blaster: null, smb: null },
+  };
+}
+
+/** A hostile SMB peer on 139 and 445 (hostile-smb.ts): every SMB verdict is UNKNOWN. */
+function hostileSmbPeer(behaviour: HostileSmbBehaviour, label: string): Persona {
+  return {
+    id: `smb-${behaviour}`,
+    label,
+    os: { family: "unknown", product: "hostile SMB peer", sp: null },
+    patches: { ms03_026: "n/a", ms03_039: "n/a" },
+    tcpOpen: [139, 445],
+    tcpFiltered: [],
+    udp137: "closed",
+    nameTable: null,
+    elsewhere: "closed",
+    weight: 0,
+    rpcss: { kind: "none" },
+    tcp4444: null,
+    smb: hostileSmb(behaviour),
+    expected: { rpcss: null, blaster: null, smb: HOSTILE_SMB },
   };
 }
 
 // The expected verdicts, spelled out once so the table below reads like the research's §2.7.
-const VULN_026: ExpectedVerdicts = { rpcss: "VULNERABLE_MS03_026", blaster: null };
-const VULN_039: ExpectedVerdicts = { rpcss: "VULNERABLE_MS03_039_ONLY", blaster: null };
-const PATCHED: ExpectedVerdicts = { rpcss: "PATCHED_MS03_039", blaster: null };
-const NOT_RUN: ExpectedVerdicts = { rpcss: null, blaster: null };
+const VULN_026: RpcExpected = { rpcss: "VULNERABLE_MS03_026", blaster: null };
+const VULN_039: RpcExpected = { rpcss: "VULNERABLE_MS03_039_ONLY", blaster: null };
+const PATCHED: RpcExpected = { rpcss: "PATCHED_MS03_039", blaster: null };
+const NOT_RUN: ExpectedVerdicts = { rpcss: null, blaster: null, smb: null };
+
+// ---- The SMB half, by hand (see ExpectedSmb for the rules) ----
+
+const SMB1_ONLY = ["NT LM 0.12"] as const;
+/** NT-family SMB1-only hosts before 2017: SMB1 on, MS17-010 missing, no SMB2, signing off. */
+const SMB1_UNPATCHED: ExpectedSmb["checks"] = {
+  "smbv1-enabled": "VULNERABLE",
+  "ms17-010-peeknamedpipe": "VULNERABLE",
+  "smbghost-compression-capability": "NOT_APPLICABLE",
+  "smb-signing-not-required": "VULNERABLE",
+};
+const smb1Era = (os: string): ExpectedSmb => ({
+  os,
+  dialects: SMB1_ONLY,
+  signing: "disabled",
+  checks: SMB1_UNPATCHED,
+});
+const NT4_SMB: SmbFlavour = { profile: SMB_NT4, expected: smb1Era("Windows NT 4.0") };
+const W2K_SMB: SmbFlavour = { profile: SMB_W2K, expected: smb1Era("Windows 2000") };
+const XP_SMB: SmbFlavour = { profile: SMB_XP, expected: smb1Era("Windows XP") };
+const XP_SP2_SMB: SmbFlavour = { profile: SMB_XP_SP2, expected: smb1Era("Windows XP") };
+const W2K3_RTM_SMB: SmbFlavour = {
+  profile: SMB_W2K3_RTM,
+  expected: smb1Era("Windows Server 2003"),
+};
+const W2K3_SP1_SMB: SmbFlavour = {
+  profile: SMB_W2K3_SP1,
+  expected: smb1Era("Windows Server 2003"),
+};
+/**
+ * Windows 98's VSERVER answers PeekNamedPipe with a DOS error (ERRDOS/ERRbadfid: no NT status
+ * codes), which research Appendix A's table reads as "anything else: unknown".
+ */
+const WIN98_SMB: SmbFlavour = {
+  profile: SMB_WIN98,
+  expected: {
+    os: "Windows 95/98/ME",
+    dialects: SMB1_ONLY,
+    signing: "disabled",
+    checks: { ...SMB1_UNPATCHED, "ms17-010-peeknamedpipe": "UNKNOWN" },
+  },
+};
+const nt6Smb = (
+  profile: SmbServerProfile,
+  os: string,
+  ms17010: ExpectedCheckVerdict,
+): SmbFlavour => ({
+  profile,
+  expected: {
+    os,
+    dialects: ["NT LM 0.12", "2.0.2", "2.1"],
+    signing: "enabled",
+    checks: {
+      "smbv1-enabled": "VULNERABLE",
+      "ms17-010-peeknamedpipe": ms17010,
+      "smbghost-compression-capability": "NOT_VULNERABLE",
+      "smb-signing-not-required": "VULNERABLE",
+    },
+  },
+});
+const SMB3_DIALECTS = ["2.0.2", "2.1", "3.0", "3.0.2", "3.1.1"] as const;
+const win10Smb = (
+  profile: SmbServerProfile,
+  os: string,
+  smbghost: ExpectedCheckVerdict,
+  signing: "enabled" | "required",
+): SmbFlavour => ({
+  profile,
+  expected: {
+    os,
+    dialects: SMB3_DIALECTS,
+    signing,
+    checks: {
+      "smbv1-enabled": "NOT_VULNERABLE",
+      "ms17-010-peeknamedpipe": "NOT_APPLICABLE",
+      "smbghost-compression-capability": smbghost,
+      "smb-signing-not-required": signing === "required" ? "NOT_VULNERABLE" : "VULNERABLE",
+    },
+  },
+});
+/** Samba: no srv.sys, so FID 0 is an invalid handle (NOT_VULNERABLE); 3.1.1 without compression. */
+const SAMBA_SMB: ExpectedSmb = {
+  os: "Samba 4.x",
+  dialects: ["NT LM 0.12", ...SMB3_DIALECTS],
+  signing: "enabled",
+  checks: {
+    "smbv1-enabled": "VULNERABLE",
+    "ms17-010-peeknamedpipe": "NOT_VULNERABLE",
+    "smbghost-compression-capability": "NOT_VULNERABLE",
+    "smb-signing-not-required": "VULNERABLE",
+  },
+};
+const HOSTILE_SMB: ExpectedSmb = {
+  os: null,
+  dialects: [],
+  signing: null,
+  checks: {
+    "smbv1-enabled": "UNKNOWN",
+    "ms17-010-peeknamedpipe": "UNKNOWN",
+    "smbghost-compression-capability": "UNKNOWN",
+    "smb-signing-not-required": "UNKNOWN",
+  },
+};
 
 /**
  * The catalogue, in a fixed order: a persona's position and weight are part of the seed → persona
@@ -291,6 +514,40 @@ const NOT_RUN: ExpectedVerdicts = { rpcss: null, blaster: null };
  * | 37 | rpc-slow-drip          |  0 | 135                   | closed  | n/a        | hostile         | UNKNOWN / -               |
  * | 38 | rpc-wrong-call-id      |  0 | 135                   | closed  | n/a        | hostile         | UNKNOWN / -               |
  * | 39 | rpc-garbage-after-bind |  0 | 135                   | closed  | n/a        | hostile         | UNKNOWN / -               |
+ * | 40 | win7-sp1               |  3 | 135 139 445           | nbstat  | n/a        | nt6 hardened    | PATCHED_MS03_039 / -      |
+ * | 41 | win7-sp1-ms17-010      |  3 | 135 139 445           | nbstat  | n/a        | nt6 hardened    | PATCHED_MS03_039 / -      |
+ * | 42 | w2k8r2-sp1             |  1 | 135 139 445           | nbstat  | n/a        | nt6 hardened    | PATCHED_MS03_039 / -      |
+ * | 43 | w2k8r2-sp1-ms17-010    |  1 | 135 139 445           | nbstat  | n/a        | nt6 hardened    | PATCHED_MS03_039 / -      |
+ * | 44 | win10-1903             |  1 | 135 139 445           | nbstat  | n/a        | nt6 hardened    | PATCHED_MS03_039 / -      |
+ * | 45 | win10-1909             |  1 | 135 139 445           | nbstat  | n/a        | nt6 hardened    | PATCHED_MS03_039 / -      |
+ * | 46 | win10-1909-adv200005   |  1 | 135 139 445           | nbstat  | n/a        | nt6 hardened    | PATCHED_MS03_039 / -      |
+ * | 47 | w2k19                  |  1 | 135 139 445           | nbstat  | n/a        | nt6 hardened    | PATCHED_MS03_039 / -      |
+ * | 48 | smb-netbios-oversize   |  0 | 139 445               | closed  | n/a        | none            | - / -                     |
+ * | 49 | smb-structure-lie      |  0 | 139 445               | closed  | n/a        | none            | - / -                     |
+ * | 50 | smb-truncated          |  0 | 139 445               | closed  | n/a        | none            | - / -                     |
+ * | 51 | smb-compound-garbage   |  0 | 139 445               | closed  | n/a        | none            | - / -                     |
+ * | 52 | smb-endless-pending    |  0 | 139 445               | closed  | n/a        | none            | - / -                     |
+ *
+ * Expected SMB (ExpectedSmb; smb-profiles.ts for the wire): OS as inferOs names it, dialects,
+ * signing at the highest dialect, and the checks smbv1-enabled / ms17-010-peeknamedpipe /
+ * smbghost-compression-capability / smb-signing-not-required (V vulnerable, N not vulnerable,
+ * - not applicable, ? unknown). "-" in the first column: 139/445 not open, no SMB verdict.
+ *
+ * | persona(s)                         | os                           | dialects            | signing  | v1 17 gh sg |
+ * |------------------------------------|------------------------------|---------------------|----------|-------------|
+ * | nt4-sp6a*                          | Windows NT 4.0               | NT LM 0.12 (139)    | disabled | V  V  -  V  |
+ * | w2k-*, blaster-w2k                 | Windows 2000                 | NT LM 0.12          | disabled | V  V  -  V  |
+ * | xp-rtm*, xp-sp1*, blaster-xp, xp-sp2-open | Windows XP            | NT LM 0.12          | disabled | V  V  -  V  |
+ * | w2k3-rtm*, w2k3-sp1                | Windows Server 2003          | NT LM 0.12          | disabled | V  V  -  V  |
+ * | win98-dcom                         | Windows 95/98/ME             | NT LM 0.12 (139)    | disabled | V  ?  -  V  |
+ * | linux-samba                        | Samba 4.x                    | NT LM 0.12, 2.0.2-3.1.1 | enabled | V N N V  |
+ * | win7-sp1 / -ms17-010               | Windows 7                    | NT LM 0.12, 2.0.2, 2.1 | enabled | V V/N N V |
+ * | w2k8r2-sp1 / -ms17-010             | Windows Server 2008 R2       | NT LM 0.12, 2.0.2, 2.1 | enabled | V V/N N V |
+ * | win10-1903, win10-1909             | Windows 10 1903 / 1909       | 2.0.2-3.1.1         | enabled  | N  -  V  V  |
+ * | win10-1909-adv200005               | Windows 10 1909              | 2.0.2-3.1.1         | enabled  | N  -  N  V  |
+ * | w2k19                              | Windows 10 1809 / Server 2019 | 2.0.2-3.1.1        | required | N  -  N  N  |
+ * | smb-* (hostile)                    | null                         | —                   | null     | ?  ?  ?  ?  |
+ * | - xp-sp2-shielded, linux-server, closed, filtered, hpux-dced, linux-dev-4444, rpc-* |
  */
 export const PERSONAS: readonly Persona[] = [
   windows({
@@ -302,6 +559,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: NT4_RPC,
     weight: 4,
     expected: VULN_026,
+    smb: NT4_SMB,
   }),
   windows({
     id: "w2k-sp4",
@@ -312,6 +570,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_RPC,
     weight: 13,
     expected: VULN_026,
+    smb: W2K_SMB,
   }),
   windows({
     id: "w2k-sp4-kb823980",
@@ -322,6 +581,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_RPC,
     weight: 3,
     expected: VULN_039,
+    smb: W2K_SMB,
   }),
   windows({
     id: "w2k-sp4-patched",
@@ -332,6 +592,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_RPC,
     weight: 10,
     expected: PATCHED,
+    smb: W2K_SMB,
   }),
   windows({
     id: "xp-sp1",
@@ -342,6 +603,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_RPC,
     weight: 13,
     expected: VULN_026,
+    smb: XP_SMB,
   }),
   {
     // XP SP2's Windows Firewall without the File and Printer Sharing exception: RPC, NetBIOS and
@@ -358,6 +620,7 @@ export const PERSONAS: readonly Persona[] = [
     weight: 10,
     rpcss: { kind: "windows", generation: "xp", hardened: true, dcom: "enabled" },
     tcp4444: null,
+    smb: SMB_XP_SP2,
     expected: NOT_RUN,
   },
   windows({
@@ -369,6 +632,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_2003,
     weight: 6,
     expected: VULN_026,
+    smb: W2K3_RTM_SMB,
   }),
   windows({
     // Server 2003 SP1 carries the XP SP2 RPC hardening (research §1.2, §2.10a).
@@ -381,6 +645,7 @@ export const PERSONAS: readonly Persona[] = [
     weight: 8,
     hardened: true,
     expected: PATCHED,
+    smb: W2K3_SP1_SMB,
   }),
   // Blaster's exploit leaves a cmd.exe bound to TCP 4444 (CERT CA-2003-19, research §4.1).
   windows({
@@ -393,6 +658,7 @@ export const PERSONAS: readonly Persona[] = [
     weight: 3,
     tcp4444: { kind: "cmd-shell", banner: CMD_BANNER_XP },
     expected: { rpcss: "VULNERABLE_MS03_026", blaster: "present" },
+    smb: XP_SMB,
   }),
   windows({
     id: "blaster-w2k",
@@ -404,6 +670,7 @@ export const PERSONAS: readonly Persona[] = [
     weight: 2,
     tcp4444: { kind: "cmd-shell", banner: CMD_BANNER_W2K },
     expected: { rpcss: "VULNERABLE_MS03_026", blaster: "present" },
+    smb: W2K_SMB,
   }),
   {
     id: "linux-server",
@@ -418,6 +685,7 @@ export const PERSONAS: readonly Persona[] = [
     weight: 10,
     rpcss: { kind: "none" },
     tcp4444: null,
+    smb: null,
     expected: NOT_RUN,
   },
   {
@@ -435,7 +703,8 @@ export const PERSONAS: readonly Persona[] = [
     weight: 5,
     rpcss: { kind: "none" },
     tcp4444: null,
-    expected: NOT_RUN,
+    smb: SMB_SAMBA,
+    expected: { rpcss: null, blaster: null, smb: SAMBA_SMB },
   },
   {
     id: "closed",
@@ -450,6 +719,7 @@ export const PERSONAS: readonly Persona[] = [
     weight: 8,
     rpcss: { kind: "none" },
     tcp4444: null,
+    smb: null,
     expected: NOT_RUN,
   },
   {
@@ -465,6 +735,7 @@ export const PERSONAS: readonly Persona[] = [
     weight: 5,
     rpcss: { kind: "none" },
     tcp4444: null,
+    smb: null,
     expected: NOT_RUN,
   },
   // ---- The rest of the research §1.2 matrix: every affected OS/SP in its three patch states ----
@@ -477,6 +748,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: NT4_RPC,
     weight: 1,
     expected: VULN_039,
+    smb: NT4_SMB,
   }),
   windows({
     id: "nt4-sp6a-patched",
@@ -487,6 +759,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: NT4_RPC,
     weight: 1,
     expected: PATCHED,
+    smb: NT4_SMB,
   }),
   windows({
     id: "w2k-sp2",
@@ -497,6 +770,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_RPC,
     weight: 1,
     expected: VULN_026,
+    smb: W2K_SMB,
   }),
   windows({
     id: "w2k-sp2-kb823980",
@@ -507,6 +781,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_RPC,
     weight: 1,
     expected: VULN_039,
+    smb: W2K_SMB,
   }),
   windows({
     id: "w2k-sp2-patched",
@@ -517,6 +792,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_RPC,
     weight: 1,
     expected: PATCHED,
+    smb: W2K_SMB,
   }),
   windows({
     id: "w2k-sp3",
@@ -527,6 +803,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_RPC,
     weight: 2,
     expected: VULN_026,
+    smb: W2K_SMB,
   }),
   windows({
     id: "w2k-sp3-kb823980",
@@ -537,6 +814,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_RPC,
     weight: 1,
     expected: VULN_039,
+    smb: W2K_SMB,
   }),
   windows({
     id: "w2k-sp3-patched",
@@ -547,6 +825,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_RPC,
     weight: 1,
     expected: PATCHED,
+    smb: W2K_SMB,
   }),
   windows({
     id: "xp-rtm",
@@ -557,6 +836,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_RPC,
     weight: 2,
     expected: VULN_026,
+    smb: XP_SMB,
   }),
   windows({
     id: "xp-rtm-kb823980",
@@ -567,6 +847,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_RPC,
     weight: 1,
     expected: VULN_039,
+    smb: XP_SMB,
   }),
   windows({
     id: "xp-rtm-patched",
@@ -577,6 +858,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_RPC,
     weight: 1,
     expected: PATCHED,
+    smb: XP_SMB,
   }),
   windows({
     id: "xp-sp1-kb823980",
@@ -587,6 +869,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_RPC,
     weight: 1,
     expected: VULN_039,
+    smb: XP_SMB,
   }),
   windows({
     id: "xp-sp1-patched",
@@ -597,6 +880,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_RPC,
     weight: 2,
     expected: PATCHED,
+    smb: XP_SMB,
   }),
   windows({
     id: "w2k3-rtm-kb823980",
@@ -607,6 +891,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_2003,
     weight: 1,
     expected: VULN_039,
+    smb: W2K3_RTM_SMB,
   }),
   windows({
     id: "w2k3-rtm-patched",
@@ -617,6 +902,7 @@ export const PERSONAS: readonly Persona[] = [
     tcpOpen: WIN_2003,
     weight: 2,
     expected: PATCHED,
+    smb: W2K3_RTM_SMB,
   }),
   // ---- Neighbours the checks must classify without a false positive ----
   windows({
@@ -631,6 +917,7 @@ export const PERSONAS: readonly Persona[] = [
     weight: 2,
     hardened: true,
     expected: PATCHED,
+    smb: XP_SP2_SMB,
   }),
   windows({
     // Unpatched, but EnableDCOM=N: every activation answers E_ACCESSDENIED, which the 2003 checks
@@ -644,6 +931,7 @@ export const PERSONAS: readonly Persona[] = [
     weight: 1,
     dcom: "disabled",
     expected: { rpcss: "DCOM_RESTRICTED", blaster: null },
+    smb: W2K_SMB,
   }),
   {
     // Windows 98 SE ships DCOM98, whose RPCSS listens on 135 but has no NT activation server;
@@ -660,7 +948,8 @@ export const PERSONAS: readonly Persona[] = [
     weight: 1,
     rpcss: { kind: "win9x" },
     tcp4444: null,
-    expected: { rpcss: "NOT_APPLICABLE_WIN9X", blaster: null },
+    smb: WIN98_SMB.profile,
+    expected: { rpcss: "NOT_APPLICABLE_WIN9X", blaster: null, smb: WIN98_SMB.expected },
   },
   {
     // A non-Windows DCE host: HP-UX's dced is the endpoint mapper on 135 the 2003 checks name
@@ -677,7 +966,8 @@ export const PERSONAS: readonly Persona[] = [
     weight: 1,
     rpcss: { kind: "dce" },
     tcp4444: null,
-    expected: { rpcss: "NOT_APPLICABLE_NON_WINDOWS", blaster: null },
+    smb: null,
+    expected: { rpcss: "NOT_APPLICABLE_NON_WINDOWS", blaster: null, smb: null },
   },
   {
     // 4444 open is not Blaster (research §4.1: read the banner): a developer's debug console that
@@ -697,7 +987,8 @@ export const PERSONAS: readonly Persona[] = [
       kind: "banner",
       banner: "devbox debug console 0.3 (type 'help' for commands)\r\n> ",
     },
-    expected: { rpcss: null, blaster: "absent" },
+    smb: null,
+    expected: { rpcss: null, blaster: "absent", smb: null },
   },
   // ---- Hostile DCE/RPC peers: weight 0, catalogue layout only (hostile-rpc.ts) ----
   hostile("truncated", "Hostile RPC peer: bind_ack shorter than its frag_length, then silence"),
@@ -709,6 +1000,117 @@ export const PERSONAS: readonly Persona[] = [
   hostile("slow-drip", "Hostile RPC peer: bind_ack dripped one byte every 500 ms"),
   hostile("wrong-call-id", "Hostile RPC peer: bind_ack for another call_id"),
   hostile("garbage-after-bind", "Hostile RPC peer: random bytes in answer to a request"),
+  // ---- Generation 40: the SMB era (issue 4). Modern releases carry RPCSS's hardening (135 is
+  // open, every anonymous activation is refused, req4 reads nca_s_unk_if ⇒ PATCHED_MS03_039 by
+  // research §2.10a) and 64-bit runtimes; their SMB profiles are in smb-profiles.ts ----
+  windows({
+    id: "win7-sp1",
+    label: "Windows 7 Professional SP1 x64, without MS17-010",
+    product: "Windows 7",
+    sp: "SP1",
+    fix: "n/a",
+    tcpOpen: NT6_RPC,
+    weight: 3,
+    expected: PATCHED,
+    smb: nt6Smb(SMB_WIN7_SP1, "Windows 7", "VULNERABLE"),
+  }),
+  windows({
+    id: "win7-sp1-ms17-010",
+    label: "Windows 7 Professional SP1 x64, MS17-010 installed (KB4012215)",
+    product: "Windows 7",
+    sp: "SP1",
+    fix: "n/a",
+    tcpOpen: NT6_RPC,
+    weight: 3,
+    expected: PATCHED,
+    smb: nt6Smb(SMB_WIN7_SP1_MS17_010, "Windows 7", "NOT_VULNERABLE"),
+  }),
+  windows({
+    id: "w2k8r2-sp1",
+    label: "Windows Server 2008 R2 Standard SP1, without MS17-010",
+    product: "Windows Server 2008 R2",
+    sp: "SP1",
+    fix: "n/a",
+    tcpOpen: NT6_RPC,
+    weight: 1,
+    expected: PATCHED,
+    smb: nt6Smb(SMB_W2K8R2_SP1, "Windows Server 2008 R2", "VULNERABLE"),
+  }),
+  windows({
+    id: "w2k8r2-sp1-ms17-010",
+    label: "Windows Server 2008 R2 Standard SP1, MS17-010 installed (KB4012215)",
+    product: "Windows Server 2008 R2",
+    sp: "SP1",
+    fix: "n/a",
+    tcpOpen: NT6_RPC,
+    weight: 1,
+    expected: PATCHED,
+    smb: nt6Smb(SMB_W2K8R2_SP1_MS17_010, "Windows Server 2008 R2", "NOT_VULNERABLE"),
+  }),
+  windows({
+    id: "win10-1903",
+    label: "Windows 10 1903, SMB compression offered (SMBGhost surface)",
+    product: "Windows 10 1903",
+    sp: null,
+    fix: "n/a",
+    tcpOpen: NT6_RPC,
+    weight: 1,
+    expected: PATCHED,
+    smb: win10Smb(SMB_WIN10_1903, "Windows 10 1903", "VULNERABLE", "enabled"),
+  }),
+  windows({
+    id: "win10-1909",
+    label: "Windows 10 1909, SMB compression offered (SMBGhost surface)",
+    product: "Windows 10 1909",
+    sp: null,
+    fix: "n/a",
+    tcpOpen: NT6_RPC,
+    weight: 1,
+    expected: PATCHED,
+    smb: win10Smb(SMB_WIN10_1909, "Windows 10 1909", "VULNERABLE", "enabled"),
+  }),
+  windows({
+    id: "win10-1909-adv200005",
+    label: "Windows 10 1909 with the ADV200005 workaround (SMB compression disabled)",
+    product: "Windows 10 1909",
+    sp: null,
+    fix: "n/a",
+    tcpOpen: NT6_RPC,
+    weight: 1,
+    expected: PATCHED,
+    smb: win10Smb(SMB_WIN10_1909_ADV200005, "Windows 10 1909", "NOT_VULNERABLE", "enabled"),
+  }),
+  windows({
+    // Build 17763 is both Windows 10 1809 and Server 2019, and with SMB1 off no NativeOS says
+    // which: the fingerprint can only name both (os-inference.ts buildName).
+    id: "w2k19",
+    label: "Windows Server 2019 (SMB2/3 only, signing required)",
+    product: "Windows Server 2019",
+    sp: null,
+    fix: "n/a",
+    tcpOpen: NT6_RPC,
+    weight: 1,
+    expected: PATCHED,
+    smb: win10Smb(SMB_W2K19, "Windows 10 1809 / Server 2019", "NOT_VULNERABLE", "required"),
+  }),
+  // ---- Hostile SMB peers: weight 0, catalogue layout only (hostile-smb.ts) ----
+  hostileSmbPeer(
+    "netbios-oversize",
+    "Hostile SMB peer: session header announcing 0x1FFFF bytes, then silence",
+  ),
+  hostileSmbPeer(
+    "structure-lie",
+    "Hostile SMB peer: SMB2 NEGOTIATE response whose sizes and offsets lie",
+  ),
+  hostileSmbPeer("truncated", "Hostile SMB peer: a frame shorter than its length, then silence"),
+  hostileSmbPeer(
+    "compound-garbage",
+    "Hostile SMB peer: SMB2 compound chains running into junk or past any sane count",
+  ),
+  hostileSmbPeer(
+    "endless-pending",
+    "Hostile SMB peer: STATUS_PENDING interim responses, never a final one",
+  ),
 ];
 
 export function personaById(id: string): Persona | undefined {
@@ -718,11 +1120,13 @@ export function personaById(id: string): Persona | undefined {
 /**
  * Where each generation of the catalogue starts in PERSONAS: 0, the 2003 estate the lab started
  * with; 14, the personas the DCOM checks added (the rest of the research §1.2 matrix, the hardened
- * and restricted hosts, Windows 98, HP-UX, the 4444 negative case, the hostile peers). A block of
+ * and restricted hosts, Windows 98, HP-UX, the 4444 negative case, the hostile peers); 40, the
+ * SMB era (Windows 7 / 2008 R2 with and without MS17-010, Windows 10 1903/1909, Server 2019, the
+ * hostile SMB peers). A block of
  * weighted personas appended later starts a new generation here, so that seeded estates keep the
  * persona of every host the new block does not take (see Estate).
  */
-const CATALOGUE_GENERATIONS: readonly number[] = [0, 14];
+const CATALOGUE_GENERATIONS: readonly number[] = [0, 14, 40];
 
 function weightOf(start: number, end: number): number {
   let total = 0;

@@ -4,9 +4,9 @@ import type { LabHost } from "./personas.js";
 
 /**
  * What the lab daemon does with an accepted TCP connection. A port without an emulator completes
- * the handshake and holds the connection; the DCE/RPC (135, 593: dcerpc-handler.ts) and TCP 4444
- * (tcp4444-handler.ts) emulators, and the SMB (139, 445) ones of later issues, register here by
- * nominal port and branch on `context.host.persona`.
+ * the handshake and holds the connection; the DCE/RPC (135, 593: dcerpc-handler.ts), SMB (139,
+ * 445: smb-handler.ts) and TCP 4444 (tcp4444-handler.ts) emulators register here by nominal port
+ * and branch on `context.host.persona`.
  */
 export interface ConnectionContext {
   readonly host: LabHost;
@@ -42,7 +42,7 @@ export const holdConnection: ConnectionHandler = (socket, context) => {
 
 const byPort = new Map<number, ConnectionHandler>();
 
-/** Attach a protocol emulator to a nominal port (DCE/RPC on 135/593, 4444; later SMB on 139/445). */
+/** Attach a protocol emulator to a nominal port (DCE/RPC on 135/593, SMB on 139/445, 4444). */
 export function registerConnectionHandler(nominalPort: number, handler: ConnectionHandler): void {
   byPort.set(nominalPort, handler);
 }

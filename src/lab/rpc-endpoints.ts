@@ -80,13 +80,12 @@ type TemplateEndpoint =
 
 /**
  * Whether the persona's RPC runtime accepts the NDR64 transfer syntax (MS-RPCE §2.2.5.3.1).
- * NDR64 exists only in 64-bit Windows runtimes; every persona of the catalogue is a 32-bit 2003-era
- * install, so all reject it (provider reason 2), which impacket's getArch reads as "32-bit"
- * (lab-and-peers.md §3).
+ * NDR64 exists only in 64-bit Windows runtimes (Vista x64 on): the 2003-era personas are 32-bit
+ * installs and reject it (provider reason 2), which impacket's getArch reads as "32-bit"
+ * (lab-and-peers.md §3); the "nt6" ones (Windows 7 x64, 2008 R2, 10, 2019) accept it ("64-bit").
  */
 export function acceptsNdr64(persona: Persona): boolean {
-  void persona;
-  return false;
+  return persona.rpcss.kind === "windows" && persona.rpcss.generation === "nt6";
 }
 
 /**
@@ -109,10 +108,24 @@ function registrations(
   mode: LabMode,
   tcpPorts: readonly number[],
 ): readonly Registration[] | null {
+  const tcp = behaviourOf(persona, mode, tcpPorts).tcp;
+  if (tcp.get(135) !== "open" && tcp.get(593) !== "open") return null;
+  return allRegistrations(persona, mode, tcpPorts);
+}
+
+/**
+ * Every registration of the persona's runtime in this mode, whether or not a mapper port is
+ * reachable (the named pipes of a host whose 135 is closed still work over SMB); `null` without
+ * an RPC runtime.
+ */
+function allRegistrations(
+  persona: Persona,
+  mode: LabMode,
+  tcpPorts: readonly number[],
+): readonly Registration[] | null {
   if (!servesEndpointMapper(persona)) return null;
   const tcp = behaviourOf(persona, mode, tcpPorts).tcp;
   const open = (port: number): boolean => tcp.get(port) === "open";
-  if (!open(135) && !open(593)) return null;
   const key = `${persona.id}/${mode}/${tcpPorts.join(",")}`;
   const known = templateCache.get(key);
   if (known !== undefined) return known;
@@ -185,6 +198,45 @@ function windowsRegistrations(
     if (!hardened) add(MESSENGER, ntsvcs, "Messenger Service");
     add(NTSVCS, ntsvcs);
   }
+}
+
+/**
+ * Windows' named-pipe aliases (HKLM\SYSTEM\CurrentControlSet\Services\Npfs\Aliases): LSASS
+ * listens on \PIPE\lsass and answers the well-known names lsarpc, samr and netlogon too
+ * (MS-LSAD §2.1, MS-SAMR §2.1 and MS-NRPC §2.1 name those pipes).
+ */
+const PIPE_ALIASES: ReadonlyMap<string, readonly string[]> = new Map([
+  ["lsass", ["lsarpc", "samr", "netlogon"]],
+]);
+
+/** The pipe an alias names ("samr" → "lsass"): what Windows puts in the bind_ack's sec_addr. */
+export function canonicalPipeName(name: string): string {
+  for (const [pipe, aliases] of PIPE_ALIASES) if (aliases.includes(name)) return pipe;
+  return name;
+}
+
+/**
+ * The named pipes the persona's RPC servers listen on (ncacn_np registrations, only when SMB is
+ * open), keyed by the lower-case pipe name without its `\PIPE\` prefix ("epmapper", "lsass",
+ * plus the aliases), each with the interfaces registered on it: what the lab's SMB server lets a
+ * client open on IPC$ and bind over (smb-pipes.ts).
+ */
+export function namedPipeInterfaces(
+  persona: Persona,
+  mode: LabMode,
+  tcpPorts: readonly number[],
+): ReadonlyMap<string, readonly SyntaxId[]> {
+  const pipes = new Map<string, SyntaxId[]>();
+  for (const r of allRegistrations(persona, mode, tcpPorts) ?? []) {
+    if (r.endpoint.protseq !== "ncacn_np") continue;
+    const name = r.endpoint.pipe.replace(/^\\PIPE\\/i, "").toLowerCase();
+    for (const pipe of [name, ...(PIPE_ALIASES.get(name) ?? [])]) {
+      const list = pipes.get(pipe) ?? [];
+      if (!list.includes(r.iface)) list.push(r.iface);
+      pipes.set(pipe, list);
+    }
+  }
+  return pipes;
 }
 
 function bindingOf(endpoint: TemplateEndpoint, portOffset: number): string {

@@ -8,6 +8,8 @@ import {
   LAB_TCP_PORTS,
   PERSONAS,
   readGroundTruth,
+  type ExpectedCheckVerdict,
+  type ExpectedSmb,
   type ExpectedVerdicts,
   type GroundTruth,
 } from "../../src/lab/index.js";
@@ -20,47 +22,200 @@ import { renderLabRuleset } from "../../src/lab/lab-ruleset.js";
  * restates every persona's expected verdicts by hand, a second time (personas.ts is the first): a
  * change to either must be deliberate.
  */
+/** The SMB half, restated: SMB1-only hosts of 2003 (all without MS17-010). */
+const SMB1_ERA = (os: string): ExpectedSmb => ({
+  os,
+  dialects: ["NT LM 0.12"],
+  signing: "disabled",
+  checks: {
+    "smbv1-enabled": "VULNERABLE",
+    "ms17-010-peeknamedpipe": "VULNERABLE",
+    "smbghost-compression-capability": "NOT_APPLICABLE",
+    "smb-signing-not-required": "VULNERABLE",
+  },
+});
+const WIN98: ExpectedSmb = {
+  os: "Windows 95/98/ME",
+  dialects: ["NT LM 0.12"],
+  signing: "disabled",
+  checks: {
+    "smbv1-enabled": "VULNERABLE",
+    "ms17-010-peeknamedpipe": "UNKNOWN",
+    "smbghost-compression-capability": "NOT_APPLICABLE",
+    "smb-signing-not-required": "VULNERABLE",
+  },
+};
+const NT6 = (os: string, ms17: ExpectedCheckVerdict): ExpectedSmb => ({
+  os,
+  dialects: ["NT LM 0.12", "2.0.2", "2.1"],
+  signing: "enabled",
+  checks: {
+    "smbv1-enabled": "VULNERABLE",
+    "ms17-010-peeknamedpipe": ms17,
+    "smbghost-compression-capability": "NOT_VULNERABLE",
+    "smb-signing-not-required": "VULNERABLE",
+  },
+});
+const WIN10 = (
+  os: string,
+  ghost: ExpectedCheckVerdict,
+  signing: "enabled" | "required",
+): ExpectedSmb => ({
+  os,
+  dialects: ["2.0.2", "2.1", "3.0", "3.0.2", "3.1.1"],
+  signing,
+  checks: {
+    "smbv1-enabled": "NOT_VULNERABLE",
+    "ms17-010-peeknamedpipe": "NOT_APPLICABLE",
+    "smbghost-compression-capability": ghost,
+    "smb-signing-not-required": signing === "required" ? "NOT_VULNERABLE" : "VULNERABLE",
+  },
+});
+const SAMBA: ExpectedSmb = {
+  os: "Samba 4.x",
+  dialects: ["NT LM 0.12", "2.0.2", "2.1", "3.0", "3.0.2", "3.1.1"],
+  signing: "enabled",
+  checks: {
+    "smbv1-enabled": "VULNERABLE",
+    "ms17-010-peeknamedpipe": "NOT_VULNERABLE",
+    "smbghost-compression-capability": "NOT_VULNERABLE",
+    "smb-signing-not-required": "VULNERABLE",
+  },
+};
+const HOSTILE_SMB: ExpectedSmb = {
+  os: null,
+  dialects: [],
+  signing: null,
+  checks: {
+    "smbv1-enabled": "UNKNOWN",
+    "ms17-010-peeknamedpipe": "UNKNOWN",
+    "smbghost-compression-capability": "UNKNOWN",
+    "smb-signing-not-required": "UNKNOWN",
+  },
+};
+
 const EXPECTED: Readonly<Record<string, ExpectedVerdicts>> = {
-  "nt4-sp6a": { rpcss: "VULNERABLE_MS03_026", blaster: null },
-  "w2k-sp4": { rpcss: "VULNERABLE_MS03_026", blaster: null },
-  "w2k-sp4-kb823980": { rpcss: "VULNERABLE_MS03_039_ONLY", blaster: null },
-  "w2k-sp4-patched": { rpcss: "PATCHED_MS03_039", blaster: null },
-  "xp-sp1": { rpcss: "VULNERABLE_MS03_026", blaster: null },
-  "xp-sp2-shielded": { rpcss: null, blaster: null },
-  "w2k3-rtm": { rpcss: "VULNERABLE_MS03_026", blaster: null },
-  "w2k3-sp1": { rpcss: "PATCHED_MS03_039", blaster: null },
-  "blaster-xp": { rpcss: "VULNERABLE_MS03_026", blaster: "present" },
-  "blaster-w2k": { rpcss: "VULNERABLE_MS03_026", blaster: "present" },
-  "linux-server": { rpcss: null, blaster: null },
-  "linux-samba": { rpcss: null, blaster: null },
-  closed: { rpcss: null, blaster: null },
-  filtered: { rpcss: null, blaster: null },
-  "nt4-sp6a-kb823980": { rpcss: "VULNERABLE_MS03_039_ONLY", blaster: null },
-  "nt4-sp6a-patched": { rpcss: "PATCHED_MS03_039", blaster: null },
-  "w2k-sp2": { rpcss: "VULNERABLE_MS03_026", blaster: null },
-  "w2k-sp2-kb823980": { rpcss: "VULNERABLE_MS03_039_ONLY", blaster: null },
-  "w2k-sp2-patched": { rpcss: "PATCHED_MS03_039", blaster: null },
-  "w2k-sp3": { rpcss: "VULNERABLE_MS03_026", blaster: null },
-  "w2k-sp3-kb823980": { rpcss: "VULNERABLE_MS03_039_ONLY", blaster: null },
-  "w2k-sp3-patched": { rpcss: "PATCHED_MS03_039", blaster: null },
-  "xp-rtm": { rpcss: "VULNERABLE_MS03_026", blaster: null },
-  "xp-rtm-kb823980": { rpcss: "VULNERABLE_MS03_039_ONLY", blaster: null },
-  "xp-rtm-patched": { rpcss: "PATCHED_MS03_039", blaster: null },
-  "xp-sp1-kb823980": { rpcss: "VULNERABLE_MS03_039_ONLY", blaster: null },
-  "xp-sp1-patched": { rpcss: "PATCHED_MS03_039", blaster: null },
-  "w2k3-rtm-kb823980": { rpcss: "VULNERABLE_MS03_039_ONLY", blaster: null },
-  "w2k3-rtm-patched": { rpcss: "PATCHED_MS03_039", blaster: null },
-  "xp-sp2-open": { rpcss: "PATCHED_MS03_039", blaster: null },
-  "w2k-sp4-dcom-disabled": { rpcss: "DCOM_RESTRICTED", blaster: null },
-  "win98-dcom": { rpcss: "NOT_APPLICABLE_WIN9X", blaster: null },
-  "hpux-dced": { rpcss: "NOT_APPLICABLE_NON_WINDOWS", blaster: null },
-  "linux-dev-4444": { rpcss: null, blaster: "absent" },
-  "rpc-truncated": { rpcss: "UNKNOWN", blaster: null },
-  "rpc-frag-lie": { rpcss: "UNKNOWN", blaster: null },
-  "rpc-endless-fragments": { rpcss: "UNKNOWN", blaster: null },
-  "rpc-slow-drip": { rpcss: "UNKNOWN", blaster: null },
-  "rpc-wrong-call-id": { rpcss: "UNKNOWN", blaster: null },
-  "rpc-garbage-after-bind": { rpcss: "UNKNOWN", blaster: null },
+  "nt4-sp6a": { rpcss: "VULNERABLE_MS03_026", blaster: null, smb: SMB1_ERA("Windows NT 4.0") },
+  "w2k-sp4": { rpcss: "VULNERABLE_MS03_026", blaster: null, smb: SMB1_ERA("Windows 2000") },
+  "w2k-sp4-kb823980": {
+    rpcss: "VULNERABLE_MS03_039_ONLY",
+    blaster: null,
+    smb: SMB1_ERA("Windows 2000"),
+  },
+  "w2k-sp4-patched": { rpcss: "PATCHED_MS03_039", blaster: null, smb: SMB1_ERA("Windows 2000") },
+  "xp-sp1": { rpcss: "VULNERABLE_MS03_026", blaster: null, smb: SMB1_ERA("Windows XP") },
+  "xp-sp2-shielded": { rpcss: null, blaster: null, smb: null },
+  "w2k3-rtm": { rpcss: "VULNERABLE_MS03_026", blaster: null, smb: SMB1_ERA("Windows Server 2003") },
+  "w2k3-sp1": { rpcss: "PATCHED_MS03_039", blaster: null, smb: SMB1_ERA("Windows Server 2003") },
+  "blaster-xp": { rpcss: "VULNERABLE_MS03_026", blaster: "present", smb: SMB1_ERA("Windows XP") },
+  "blaster-w2k": {
+    rpcss: "VULNERABLE_MS03_026",
+    blaster: "present",
+    smb: SMB1_ERA("Windows 2000"),
+  },
+  "linux-server": { rpcss: null, blaster: null, smb: null },
+  "linux-samba": { rpcss: null, blaster: null, smb: SAMBA },
+  closed: { rpcss: null, blaster: null, smb: null },
+  filtered: { rpcss: null, blaster: null, smb: null },
+  "nt4-sp6a-kb823980": {
+    rpcss: "VULNERABLE_MS03_039_ONLY",
+    blaster: null,
+    smb: SMB1_ERA("Windows NT 4.0"),
+  },
+  "nt4-sp6a-patched": { rpcss: "PATCHED_MS03_039", blaster: null, smb: SMB1_ERA("Windows NT 4.0") },
+  "w2k-sp2": { rpcss: "VULNERABLE_MS03_026", blaster: null, smb: SMB1_ERA("Windows 2000") },
+  "w2k-sp2-kb823980": {
+    rpcss: "VULNERABLE_MS03_039_ONLY",
+    blaster: null,
+    smb: SMB1_ERA("Windows 2000"),
+  },
+  "w2k-sp2-patched": { rpcss: "PATCHED_MS03_039", blaster: null, smb: SMB1_ERA("Windows 2000") },
+  "w2k-sp3": { rpcss: "VULNERABLE_MS03_026", blaster: null, smb: SMB1_ERA("Windows 2000") },
+  "w2k-sp3-kb823980": {
+    rpcss: "VULNERABLE_MS03_039_ONLY",
+    blaster: null,
+    smb: SMB1_ERA("Windows 2000"),
+  },
+  "w2k-sp3-patched": { rpcss: "PATCHED_MS03_039", blaster: null, smb: SMB1_ERA("Windows 2000") },
+  "xp-rtm": { rpcss: "VULNERABLE_MS03_026", blaster: null, smb: SMB1_ERA("Windows XP") },
+  "xp-rtm-kb823980": {
+    rpcss: "VULNERABLE_MS03_039_ONLY",
+    blaster: null,
+    smb: SMB1_ERA("Windows XP"),
+  },
+  "xp-rtm-patched": { rpcss: "PATCHED_MS03_039", blaster: null, smb: SMB1_ERA("Windows XP") },
+  "xp-sp1-kb823980": {
+    rpcss: "VULNERABLE_MS03_039_ONLY",
+    blaster: null,
+    smb: SMB1_ERA("Windows XP"),
+  },
+  "xp-sp1-patched": { rpcss: "PATCHED_MS03_039", blaster: null, smb: SMB1_ERA("Windows XP") },
+  "w2k3-rtm-kb823980": {
+    rpcss: "VULNERABLE_MS03_039_ONLY",
+    blaster: null,
+    smb: SMB1_ERA("Windows Server 2003"),
+  },
+  "w2k3-rtm-patched": {
+    rpcss: "PATCHED_MS03_039",
+    blaster: null,
+    smb: SMB1_ERA("Windows Server 2003"),
+  },
+  "xp-sp2-open": { rpcss: "PATCHED_MS03_039", blaster: null, smb: SMB1_ERA("Windows XP") },
+  "w2k-sp4-dcom-disabled": {
+    rpcss: "DCOM_RESTRICTED",
+    blaster: null,
+    smb: SMB1_ERA("Windows 2000"),
+  },
+  "win98-dcom": { rpcss: "NOT_APPLICABLE_WIN9X", blaster: null, smb: WIN98 },
+  "hpux-dced": { rpcss: "NOT_APPLICABLE_NON_WINDOWS", blaster: null, smb: null },
+  "linux-dev-4444": { rpcss: null, blaster: "absent", smb: null },
+  "rpc-truncated": { rpcss: "UNKNOWN", blaster: null, smb: null },
+  "rpc-frag-lie": { rpcss: "UNKNOWN", blaster: null, smb: null },
+  "rpc-endless-fragments": { rpcss: "UNKNOWN", blaster: null, smb: null },
+  "rpc-slow-drip": { rpcss: "UNKNOWN", blaster: null, smb: null },
+  "rpc-wrong-call-id": { rpcss: "UNKNOWN", blaster: null, smb: null },
+  "rpc-garbage-after-bind": { rpcss: "UNKNOWN", blaster: null, smb: null },
+  "win7-sp1": { rpcss: "PATCHED_MS03_039", blaster: null, smb: NT6("Windows 7", "VULNERABLE") },
+  "win7-sp1-ms17-010": {
+    rpcss: "PATCHED_MS03_039",
+    blaster: null,
+    smb: NT6("Windows 7", "NOT_VULNERABLE"),
+  },
+  "w2k8r2-sp1": {
+    rpcss: "PATCHED_MS03_039",
+    blaster: null,
+    smb: NT6("Windows Server 2008 R2", "VULNERABLE"),
+  },
+  "w2k8r2-sp1-ms17-010": {
+    rpcss: "PATCHED_MS03_039",
+    blaster: null,
+    smb: NT6("Windows Server 2008 R2", "NOT_VULNERABLE"),
+  },
+  "win10-1903": {
+    rpcss: "PATCHED_MS03_039",
+    blaster: null,
+    smb: WIN10("Windows 10 1903", "VULNERABLE", "enabled"),
+  },
+  "win10-1909": {
+    rpcss: "PATCHED_MS03_039",
+    blaster: null,
+    smb: WIN10("Windows 10 1909", "VULNERABLE", "enabled"),
+  },
+  "win10-1909-adv200005": {
+    rpcss: "PATCHED_MS03_039",
+    blaster: null,
+    smb: WIN10("Windows 10 1909", "NOT_VULNERABLE", "enabled"),
+  },
+  w2k19: {
+    rpcss: "PATCHED_MS03_039",
+    blaster: null,
+    smb: WIN10("Windows 10 1809 / Server 2019", "NOT_VULNERABLE", "required"),
+  },
+  "smb-netbios-oversize": { rpcss: null, blaster: null, smb: HOSTILE_SMB },
+  "smb-structure-lie": { rpcss: null, blaster: null, smb: HOSTILE_SMB },
+  "smb-truncated": { rpcss: null, blaster: null, smb: HOSTILE_SMB },
+  "smb-compound-garbage": { rpcss: null, blaster: null, smb: HOSTILE_SMB },
+  "smb-endless-pending": { rpcss: null, blaster: null, smb: HOSTILE_SMB },
 };
 
 const TCP = [...LAB_TCP_PORTS];
@@ -95,6 +250,14 @@ describe("catalogue layout", () => {
       if (p.expected.blaster === "present") expect(p.tcp4444?.kind).toBe("cmd-shell");
       if (p.expected.blaster === "absent") expect(p.tcp4444?.kind).toBe("banner");
       if (p.rpcss.kind === "hostile") expect(p.expected.rpcss).toBe("UNKNOWN");
+      // An SMB verdict exactly when 139 or 445 is open and something speaks SMB there.
+      const smbOpen = p.tcpOpen.includes(139) || p.tcpOpen.includes(445);
+      expect(p.expected.smb !== null, p.id).toBe(smbOpen && p.smb !== null);
+      if (p.smb?.kind === "hostile") {
+        expect(Object.values(p.expected.smb?.checks ?? {}).every((v) => v === "UNKNOWN")).toBe(
+          true,
+        );
+      }
       if (p.rpcss.kind === "windows" && !p.rpcss.hardened && p.rpcss.dcom === "enabled") {
         const byPatches: Readonly<Record<string, string>> = {
           "vulnerable/vulnerable": "VULNERABLE_MS03_026",
@@ -118,12 +281,18 @@ describe("catalogue layout", () => {
         expect(host.expected, `${mode} ${persona.id}`).toEqual({
           rpcss: b.tcp.get(135) === "open" ? EXPECTED[persona.id]?.rpcss : null,
           blaster: b.tcp.get(4444) === "open" ? EXPECTED[persona.id]?.blaster : null,
+          smb:
+            b.tcp.get(139) === "open" || b.tcp.get(445) === "open"
+              ? EXPECTED[persona.id]?.smb
+              : null,
         });
       }
     }
     // A universe without 135 runs no RPCSS check anywhere.
     const no135 = groundTruthHost(estate, 1, "netns", [22, 139, 445], 0);
-    expect(no135.expected).toEqual({ rpcss: null, blaster: null });
+    expect(no135.expected).toEqual({ rpcss: null, blaster: null, smb: EXPECTED["w2k-sp4"]?.smb });
+    const noSmb = groundTruthHost(estate, 1, "netns", [135], 0);
+    expect(noSmb.expected.smb).toBeNull();
   });
 
   it("records endpoint tables for the new runtimes and none for hostile peers", () => {
@@ -204,6 +373,28 @@ describe("ground truth file", () => {
     await writeFile(file, JSON.stringify(old));
     const read = await readGroundTruth({ groundTruthFile: file });
     expect(read.layout).toBe("estate");
+    expect(read.hosts.map((h) => h.expected)).toEqual(current.hosts.map((h) => h.expected));
+  });
+
+  it("fills in expected.smb for a file written before the lab spoke SMB", async () => {
+    const file = join(dir, "pre-smb.json");
+    const estate = new Estate("pre-smb", PERSONAS.length, "catalogue");
+    await writeGroundTruth(file, estate, {
+      name: "t",
+      mode: "netns",
+      tcpPorts: TCP,
+      portOffset: 0,
+    });
+    const current = JSON.parse(await readFile(file, "utf8")) as GroundTruth;
+    const old = {
+      ...current,
+      hosts: current.hosts.map((h) => ({
+        ...h,
+        expected: { rpcss: h.expected.rpcss, blaster: h.expected.blaster },
+      })),
+    };
+    await writeFile(file, JSON.stringify(old));
+    const read = await readGroundTruth({ groundTruthFile: file });
     expect(read.hosts.map((h) => h.expected)).toEqual(current.hosts.map((h) => h.expected));
   });
 });

@@ -39,7 +39,7 @@ describe("personas", () => {
   it("weights are whole shares, hostile personas weigh 0, and cover the brief's kinds of host", () => {
     for (const p of PERSONAS) {
       expect(Number.isInteger(p.weight), p.id).toBe(true);
-      expect(p.weight === 0, p.id).toBe(p.rpcss.kind === "hostile");
+      expect(p.weight === 0, p.id).toBe(p.rpcss.kind === "hostile" || p.smb?.kind === "hostile");
     }
     expect(new Set(PERSONAS.map((p) => p.id)).size).toBe(PERSONAS.length);
     const ids = PERSONAS.map((p) => p.id);

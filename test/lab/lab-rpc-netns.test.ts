@@ -3,6 +3,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   NCACN_HTTP_BANNER,
+  acceptsNdr64,
   labUp,
   personaById,
   readGroundTruth,
@@ -20,6 +21,7 @@ import {
   tempStateDir,
   uniqueLabName,
 } from "./helpers.js";
+import { parseRpcdump } from "./rpcdump.js";
 
 const EPM_DUMP = fileURLToPath(new URL("./fixtures/epm-dump.mjs", import.meta.url));
 const IMPACKET = "/usr/share/doc/python3-impacket/examples";
@@ -29,27 +31,6 @@ const haveImpacket = existsSync(RPCDUMP) && existsSync(GETARCH);
 const NEEDS_IMPACKET = `skipped unless python3-impacket is installed (${IMPACKET})`;
 /** dist/ is what the daemon (and the epm-dump fixture) run. */
 const haveDist = existsSync(fileURLToPath(new URL("../../dist/lab/daemon.js", import.meta.url)));
-
-/** `rpcdump.py` output → "uuid vM.m binding" lines (its Protocol/Provider/UUID/Bindings blocks). */
-export function parseRpcdump(output: string): string[] {
-  const lines: string[] = [];
-  let current: string | null = null;
-  let inBindings = false;
-  for (const raw of output.split("\n")) {
-    const uuid = /^UUID\s*:\s*([0-9A-Fa-f-]{36})\s+v(\d+\.\d+)/.exec(raw);
-    if (uuid !== null) {
-      current = `${(uuid[1] ?? "").toLowerCase()} v${uuid[2] ?? ""}`;
-      inBindings = false;
-    } else if (/^Bindings:/.test(raw)) {
-      inBindings = true;
-    } else if (inBindings && current !== null && /^\s+\S/.test(raw)) {
-      lines.push(`${current} ${raw.trim()}`);
-    } else {
-      inBindings = false;
-    }
-  }
-  return lines;
-}
 
 function expectedLines(truth: GroundTruth, host: GroundTruthHost): string[] {
   return (rpcEndpointsOf(truth, host) ?? []).map((e) => `${e.uuid} v${e.version} ${e.binding}`);
@@ -114,8 +95,14 @@ describe.skipIf(!privileged || !haveDist)(
         };
         expect(dump.lines, host.persona).toEqual(expectedLines(truth, host));
         expect(dump.statuses).toEqual([0]);
-        // getArch's question: NDR64 refused with "proposed transfer syntaxes not supported".
-        expect(dump.ndr64).toEqual({ result: 2, reason: 2 });
+        // getArch's question: the 2003-era runtimes refuse NDR64 with "proposed transfer syntaxes
+        // not supported"; the 64-bit ones (Windows 7 on) accept it.
+        const persona = personaById(host.persona);
+        expect(dump.ndr64, host.persona).toEqual(
+          persona !== undefined && acceptsNdr64(persona)
+            ? { result: 0, reason: 0 }
+            : { result: 2, reason: 2 },
+        );
       }
     });
 
@@ -167,10 +154,12 @@ describe.skipIf(!privileged || !haveDist)(
         }
       });
 
-      it("getArch says 32-bit", async () => {
+      it("getArch says 32-bit for the 2003-era runtimes, 64-bit for Windows 7 on", async () => {
         for (const host of mappers) {
           const out = await python(GETARCH, ["-target", host.address]);
-          expect(`${out.stdout}${out.stderr}`).toContain(`${host.address} is 32-bit`);
+          const persona = personaById(host.persona);
+          const bits = persona !== undefined && acceptsNdr64(persona) ? 64 : 32;
+          expect(`${out.stdout}${out.stderr}`).toContain(`${host.address} is ${bits}-bit`);
         }
       });
 
