@@ -330,6 +330,7 @@ async function main(): Promise<void> {
       truthAll,
       Math.min(hosts, argValue("--check-hosts", 8192)),
     );
+    smbFingerprintBench(lab, labRef, scratch, Math.min(hosts, argValue("--smb-hosts", 4096)));
   } finally {
     zmap?.down();
     await labDown(labRef);
@@ -458,6 +459,101 @@ function assessmentBench(
     `assessment impacket rpcdump.py (64 in parallel, endpoint map only): ${targets.length} hosts in ${peerS.toFixed(2)} s = ${peerRate.toFixed(0)} hosts/s`,
   );
   console.log(`assessment ringfence/rpcdump: ${(rfRate / peerRate).toFixed(2)}`);
+}
+
+/**
+ * SMB fingerprint rate: `ringfence scan -p 139,445 --checks smb-fingerprint` over the first `count`
+ * lab hosts (hosts/s of the check phase) beside nmap's smb-os-discovery + smb-protocols scripts on
+ * the hosts with 445 open, which is what users run for the same question today.
+ */
+function smbFingerprintBench(
+  lab: LabState,
+  labRef: { name: string; stateDir: string },
+  scratch: string,
+  count: number,
+): void {
+  const range = `${labAddress(0)}-${labAddress(count - 1)}`;
+  const db = join(scratch, "ringfence-smb.db");
+  const run = spawnSync(
+    process.execPath,
+    [
+      BIN,
+      "scan",
+      range,
+      "-p",
+      "139,445",
+      "--checks",
+      "smb-fingerprint",
+      "--db",
+      db,
+      "--progress",
+      "json",
+      "--lab-dir",
+      labRef.stateDir,
+      "--lab-name",
+      labRef.name,
+      "--timeout",
+      "500ms",
+    ],
+    { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 },
+  );
+  if (run.status !== 0)
+    throw new Error(`ringfence smb fingerprint failed: ${run.stderr.slice(-400)}`);
+  let last: { done: number; elapsedMs: number } | undefined;
+  for (const line of run.stderr.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const event = JSON.parse(line) as { type: string; done: number; elapsedMs: number };
+    if (event.type === "check-progress") last = event;
+  }
+  if (last === undefined) throw new Error(`no SMB check progress: ${run.stderr.slice(-400)}`);
+  const rfRate = last.done / (last.elapsedMs / 1000);
+  console.log(
+    `\nsmb fingerprint ringfence: ${last.done} hosts in ${(last.elapsedMs / 1000).toFixed(2)} s = ${rfRate.toFixed(0)} hosts/s (dialects, signing, NTLM/NativeOS, OS inference)`,
+  );
+  if (!have("nmap")) return;
+  const sqlite = new Database(db, { readonly: true });
+  const targets = (
+    sqlite
+      .prepare(
+        "SELECT DISTINCT address FROM observations WHERE port = 445 AND state = 'open' LIMIT 512",
+      )
+      .all() as { address: string }[]
+  ).map((r) => r.address);
+  sqlite.close();
+  const list = join(scratch, "nmap-smb-targets.txt");
+  writeFileSync(list, targets.join("\n") + "\n");
+  const argv = [
+    "nmap",
+    "-n",
+    "-Pn",
+    "-T5",
+    "-p",
+    String(445 + lab.portOffset),
+    "--script",
+    "smb-os-discovery,smb-protocols",
+    "-iL",
+    list,
+    "-oN",
+    join(scratch, "nmap-smb.txt"),
+  ];
+  const started = performance.now();
+  const peer = spawnSync(
+    lab.netns ? "ip" : argv[0]!,
+    lab.netns ? ["netns", "exec", lab.netns, ...argv] : argv.slice(1),
+    {
+      stdio: ["ignore", "ignore", "ignore"],
+    },
+  );
+  const peerS = (performance.now() - started) / 1000;
+  if (peer.status !== 0) {
+    console.log(`nmap smb scripts failed (status ${peer.status}): no peer figure`);
+    return;
+  }
+  const peerRate = targets.length / peerS;
+  console.log(
+    `smb fingerprint nmap --script smb-os-discovery,smb-protocols: ${targets.length} hosts in ${peerS.toFixed(2)} s = ${peerRate.toFixed(0)} hosts/s`,
+  );
+  console.log(`smb fingerprint ringfence/nmap: ${(rfRate / peerRate).toFixed(2)}`);
 }
 
 main().catch((error: unknown) => {

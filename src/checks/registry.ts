@@ -13,6 +13,16 @@ export const MS03_039_KB824146SCAN = "ms03-039-kb824146scan";
 export const MS03_026_REMOTE_ACTIVATION = "ms03-026-remote-activation";
 export const MS03_039_GET_CLASS_OBJECT = "ms03-039-get-class-object";
 export const BLASTER_BACKDOOR = "blaster-backdoor-4444";
+/** Pseudo-check: the SMB/NetBIOS fingerprint, stored on the asset (no verdict, no finding). */
+export const SMB_FINGERPRINT = "smb-fingerprint";
+export const SMBV1_ENABLED = "smbv1-enabled";
+export const MS17_010_PEEKNAMEDPIPE = "ms17-010-peeknamedpipe";
+export const SMBGHOST_COMPRESSION = "smbghost-compression-capability";
+export const SMB_SIGNING_NOT_REQUIRED = "smb-signing-not-required";
+
+/** research §3.3's limits, as for RPC: connect 3 s, 5 s per answer, 30 s for a whole host. */
+const SMB_TIMEOUTS = { connectMs: 3_000, readMs: 5_000, hostMs: 30_000 } as const;
+const SMB_PORTS = [445, 139] as const;
 
 export const CHECKS: readonly CheckMetadata[] = [
   {
@@ -22,8 +32,9 @@ export const CHECKS: readonly CheckMetadata[] = [
     advisories: ["ms03-039"],
     cves: ["CVE-2003-0715", "CVE-2003-0528", "CVE-2003-0605"],
     safety: "safe",
-    transports: ["ncacn_ip_tcp", "ncacn_http"],
-    ports: [135, 593],
+    transports: ["ncacn_ip_tcp", "ncacn_http", "ncacn_np"],
+    // 445/139: \pipe\epmapper, only when 135 and 593 are filtered (research §2.3 [R]).
+    ports: [135, 593, 445, 139],
     timeouts: RPC_TIMEOUTS,
     requires: [],
     source:
@@ -38,8 +49,9 @@ export const CHECKS: readonly CheckMetadata[] = [
     // Its authors filed it ACT_ATTACK; the name it sends is 10 UTF-16 units with a one-character
     // server component, far below the overflow (research §2.4.1 "why this is safe", §3.1).
     safety: "safe",
-    transports: ["ncacn_ip_tcp", "ncacn_http"],
-    ports: [135, 593],
+    transports: ["ncacn_ip_tcp", "ncacn_http", "ncacn_np"],
+    // 445/139: \pipe\epmapper, only when 135 and 593 are filtered (research §2.3 [R]).
+    ports: [135, 593, 445, 139],
     timeouts: RPC_TIMEOUTS,
     requires: [MS03_039_KB824146SCAN],
     source: "eEye MSRPC scanner 1.03 via Nessus 11808 / Tenable msrpc_dcom.nasl (research §2.4)",
@@ -52,8 +64,9 @@ export const CHECKS: readonly CheckMetadata[] = [
     cves: ["CVE-2003-0715", "CVE-2003-0528", "CVE-2003-0605"],
     // Touches __RemoteGetClassObject, CVE-2003-0605's DoS entry point, on the very hosts it finds.
     safety: "intrusive",
-    transports: ["ncacn_ip_tcp", "ncacn_http"],
-    ports: [135, 593],
+    transports: ["ncacn_ip_tcp", "ncacn_http", "ncacn_np"],
+    // 445/139: \pipe\epmapper, only when 135 and 593 are filtered (research §2.3 [R]).
+    ports: [135, 593, 445, 139],
     timeouts: RPC_TIMEOUTS,
     requires: [MS03_039_KB824146SCAN],
     source: "Tenable msrpc_dcom2.nasl rev 1.47+ (research §2.5)",
@@ -70,6 +83,89 @@ export const CHECKS: readonly CheckMetadata[] = [
     requires: [],
     source: "CERT CA-2003-19; Graham's annotated blaster.c (research §4.1)",
   },
+  {
+    id: SMB_FINGERPRINT,
+    title:
+      "SMB/NetBIOS fingerprint: dialects, signing, GUID, NTLMSSP CHALLENGE, NativeOS, NBSTAT → OS (stored on the asset)",
+    advisories: [],
+    cves: [],
+    safety: "safe",
+    transports: ["smb"],
+    ports: [...SMB_PORTS],
+    timeouts: SMB_TIMEOUTS,
+    requires: [],
+    pseudo: true,
+    source:
+      "nmap smb-protocols / smb-os-discovery / smb2-security-mode methods (research Appendices B, D), anonymous NTLMSSP",
+  },
+  {
+    id: SMBV1_ENABLED,
+    title: "SMBv1 enabled: SMB_COM_NEGOTIATE offering only the NT LM 0.12 dialect",
+    advisories: ["smbv1-enabled"],
+    cves: [],
+    safety: "safe",
+    transports: ["smb"],
+    ports: [...SMB_PORTS],
+    timeouts: SMB_TIMEOUTS,
+    requires: [],
+    source: "nmap smb-protocols negotiate_v1 (research Appendix B)",
+  },
+  {
+    id: MS17_010_PEEKNAMEDPIPE,
+    title:
+      "MS17-010 (EternalBlue): TRANS_PEEK_NMPIPE on FID 0 after a null session and IPC$ (read-only, SMB1)",
+    advisories: ["ms17-010"],
+    aliases: ["ms17-010"],
+    cves: [
+      "CVE-2017-0143",
+      "CVE-2017-0144",
+      "CVE-2017-0145",
+      "CVE-2017-0146",
+      "CVE-2017-0147",
+      "CVE-2017-0148",
+    ],
+    safety: "safe",
+    transports: ["smb"],
+    ports: [...SMB_PORTS],
+    timeouts: SMB_TIMEOUTS,
+    requires: [],
+    source: "nmap smb-vuln-ms17-010, Metasploit smb_ms17_010 (research Appendix A)",
+  },
+  {
+    id: SMBGHOST_COMPRESSION,
+    title:
+      "SMBGhost (CVE-2020-0796) capability: SMB 3.1.1 NEGOTIATE with compression offered, and the build (no compressed message is sent)",
+    advisories: ["smbghost"],
+    aliases: ["smbghost"],
+    cves: ["CVE-2020-0796"],
+    safety: "safe",
+    transports: ["smb"],
+    ports: [445],
+    timeouts: SMB_TIMEOUTS,
+    requires: [],
+    source: "ollypwn/ly4k scanner.py negotiate method (research Appendix C)",
+  },
+  {
+    id: SMB_SIGNING_NOT_REQUIRED,
+    title: "SMB message signing not required (informational; no advisory, so no finding)",
+    advisories: [],
+    cves: [],
+    safety: "safe",
+    transports: ["smb"],
+    ports: [...SMB_PORTS],
+    timeouts: SMB_TIMEOUTS,
+    requires: [],
+    source: "nmap smb2-security-mode / smb-security-mode",
+  },
+];
+
+/** Every SMB check (they share one fingerprint per host). */
+export const SMB_CHECKS: readonly string[] = [
+  SMB_FINGERPRINT,
+  SMBV1_ENABLED,
+  MS17_010_PEEKNAMEDPIPE,
+  SMBGHOST_COMPRESSION,
+  SMB_SIGNING_NOT_REQUIRED,
 ];
 
 export const CHECK_PROFILES: Readonly<Record<string, string>> = {
@@ -78,8 +174,9 @@ export const CHECK_PROFILES: Readonly<Record<string, string>> = {
   none: "no checks (discovery only)",
 };
 
+/** A check by its id or one of its aliases ("ms17-010" for ms17-010-peeknamedpipe). */
 export function checkById(id: string): CheckMetadata | undefined {
-  return CHECKS.find((c) => c.id === id);
+  return CHECKS.find((c) => c.id === id) ?? CHECKS.find((c) => c.aliases?.includes(id) === true);
 }
 
 /** A resolved `--checks` value: the checks to run, requirements included, in catalogue order. */

@@ -1,11 +1,16 @@
 import { setMaxListeners } from "node:events";
 import type { Scope } from "../scope/index.js";
+import type { SmbFingerprint, SmbTimeouts } from "../smb/fingerprint.js";
+import { calledNamesFrom, queryNbstat, type NbstatInfo } from "../smb/nbstat-query.js";
+import { isSmbFailure } from "../smb/smb-failure.js";
 import { runBlasterCheck } from "./blaster/backdoor-banner.js";
 import {
   BLASTER_BACKDOOR,
   MS03_026_REMOTE_ACTIVATION,
   MS03_039_GET_CLASS_OBJECT,
   MS03_039_KB824146SCAN,
+  SMB_CHECKS,
+  SMB_FINGERPRINT,
   checkById,
   type CheckSelection,
 } from "./registry.js";
@@ -15,12 +20,20 @@ import {
   type RpcssClassification,
   type RpcssOutcome,
 } from "./rpcss/procedure.js";
+import { runSmbChecks } from "./smb/smb-checks.js";
 import type { CheckReason, CheckResult, EvidenceStep, Verdict } from "./types.js";
 
 /** One host as the checks see it: which nominal TCP ports a scan found open. */
 export interface HostTarget {
   readonly address: string;
   readonly openTcpPorts: readonly number[];
+  /** The scan's NBSTAT answer (udp/137 detail), for the SMB fingerprint and TCP 139 names. */
+  readonly nbstat?: NbstatInfo | null;
+  /**
+   * Nominal TCP ports the scan found closed (a reset: nothing listens). RPC over the SMB pipe is
+   * only tried when 135 and 593 are not closed, i.e. filtered or not scanned (research §2.3 [R]).
+   */
+  readonly closedTcpPorts?: readonly number[];
 }
 
 export interface CheckRunOptions {
@@ -29,6 +42,10 @@ export interface CheckRunOptions {
   readonly portOffset?: number;
   /** Override the registry's RPC timeouts (tests shorten them for hostile hosts). */
   readonly rpcTimeouts?: Partial<RpcssTimeouts>;
+  /** Override the registry's SMB timeouts (connect, per answer, per host). */
+  readonly smbTimeouts?: Partial<SmbTimeouts>;
+  /** Ask UDP 137 for NBSTAT names when a host comes without them (`ringfence check`). */
+  readonly queryNbstat?: boolean;
   /** Ctrl-C: hosts in progress stop at once; their partial results are not reported. */
   readonly signal?: AbortSignal;
 }
@@ -37,14 +54,18 @@ export interface CheckRunOptions {
 export interface PlacedResult extends CheckResult {
   readonly protocol: "tcp";
   readonly port: number;
-  readonly classification: RpcssClassification | null;
+  /** The RPCSS combined verdict, or a check's own (POTENTIALLY_VULNERABLE_SMBGHOST). */
+  readonly classification: RpcssClassification | (string & {}) | null;
   readonly startedAt: string;
   readonly finishedAt: string;
 }
 
 export interface HostCheckReport {
   readonly address: string;
-  /** The RPCSS sequence's outcome, if it ran (135 or 593 open and an RPC check selected). */
+  /**
+   * The RPCSS sequence's outcome, if it ran (135 or 593 open and an RPC check selected; or, with
+   * both filtered, over \\pipe\\epmapper on 445 or 139, research §2.3 [R]).
+   */
   readonly rpcss: {
     readonly port: number;
     readonly protseq: RpcssProtseq;
@@ -52,6 +73,8 @@ export interface HostCheckReport {
     readonly reason: CheckReason;
   } | null;
   readonly results: readonly PlacedResult[];
+  /** The SMB fingerprint, if it ran (139 or 445 open and an SMB check selected). */
+  readonly smb: SmbFingerprint | null;
 }
 
 const RPC_CHECKS = [MS03_039_KB824146SCAN, MS03_026_REMOTE_ACTIVATION, MS03_039_GET_CLASS_OBJECT];
@@ -67,15 +90,40 @@ export async function checkHost(
   let rpcss: HostCheckReport["rpcss"] = null;
 
   const wantsRpc = selection.ids.some((id) => RPC_CHECKS.includes(id));
-  // Research §2.3 [R]: TCP 135 first, 593 (RPC over HTTP v1) second.
-  const rpcPort = [135, 593].find((p) => host.openTcpPorts.includes(p));
+  // Research §2.3 [R]: TCP 135 first, 593 (RPC over HTTP v1) second, and the SMB pipe
+  // \pipe\epmapper only when both are filtered (not closed: a reset means no RPCSS listens,
+  // e.g. Samba) but 445 (or 139) is open.
+  const pipeAllowed = ![135, 593].some((p) => host.closedTcpPorts?.includes(p) === true);
+  const rpcPort =
+    [135, 593].find((p) => host.openTcpPorts.includes(p)) ??
+    (pipeAllowed ? [445, 139].find((p) => host.openTcpPorts.includes(p)) : undefined);
   if (wantsRpc && rpcPort !== undefined) {
-    const protseq: RpcssProtseq = rpcPort === 135 ? "ncacn_ip_tcp" : "ncacn_http";
+    const protseq: RpcssProtseq =
+      rpcPort === 135 ? "ncacn_ip_tcp" : rpcPort === 593 ? "ncacn_http" : "ncacn_np";
     const registryTimeouts = checkById(MS03_039_KB824146SCAN)!.timeouts;
     const timeouts: RpcssTimeouts = { ...registryTimeouts, ...options.rpcTimeouts };
     const started = new Date().toISOString();
+    // TCP 139 may need the host's own NetBIOS name (NT 4.0, 9x refuse *SMBSERVER): from the
+    // scan's NBSTAT, or one query when there was no scan.
+    let nbstat = host.nbstat ?? null;
+    if (rpcPort === 139 && nbstat === null && options.queryNbstat === true) {
+      const answer = await queryNbstat(host.address, {
+        scope: options.scope,
+        port: 137 + offset,
+        timeoutMs: Math.min(timeouts.readMs, 2000),
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      });
+      if (!isSmbFailure(answer)) nbstat = answer;
+    }
     const prober = new RpcssProber(
-      { address: host.address, port: rpcPort + offset, protseq },
+      {
+        address: host.address,
+        port: rpcPort + offset,
+        protseq,
+        ...(rpcPort === 139
+          ? { smbTransport: "netbios" as const, calledNames: calledNamesFrom(nbstat) }
+          : {}),
+      },
       options.scope,
       timeouts,
       options.signal,
@@ -83,6 +131,7 @@ export async function checkHost(
     const outcome = await runRpcssProcedure(prober, {
       aggressive: selection.ids.includes(MS03_039_GET_CLASS_OBJECT),
       skipMs03026: !selection.ids.includes(MS03_026_REMOTE_ACTIVATION),
+      overPipe: protseq === "ncacn_np",
     });
     const finished = new Date().toISOString();
     rpcss = {
@@ -127,6 +176,25 @@ export async function checkHost(
     }
   }
 
+  // The SMB fingerprint and checks: one sequence per host, after the RPC one (never both at once).
+  let smb: SmbFingerprint | null = null;
+  const smbSelected = selection.ids.filter((id) => SMB_CHECKS.includes(id));
+  const smbPort = [445, 139].find((p) => host.openTcpPorts.includes(p));
+  if (smbSelected.length > 0 && smbPort !== undefined && options.signal?.aborted !== true) {
+    const registryTimeouts = checkById(SMB_FINGERPRINT)!.timeouts;
+    const run = await runSmbChecks(host, smbSelected, {
+      scope: options.scope,
+      portOffset: offset,
+      timeouts: { ...registryTimeouts, ...options.smbTimeouts },
+      nbstat: host.nbstat ?? (options.queryNbstat === true ? "query" : null),
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+    });
+    smb = run.fingerprint;
+    for (const result of run.results) {
+      results.push({ ...result, protocol: "tcp", port: run.fingerprint.port ?? smbPort });
+    }
+  }
+
   if (selection.ids.includes(BLASTER_BACKDOOR) && host.openTcpPorts.includes(4444)) {
     const timeouts = checkById(BLASTER_BACKDOOR)!.timeouts;
     const started = new Date().toISOString();
@@ -146,7 +214,7 @@ export async function checkHost(
       finishedAt: new Date().toISOString(),
     });
   }
-  return { address: host.address, rpcss, results };
+  return { address: host.address, rpcss, results, smb };
 }
 
 /**

@@ -33,6 +33,10 @@ export interface CheckMetadata {
   readonly requires: readonly string[];
   /** Where the method comes from. */
   readonly source: string;
+  /** Other names accepted on the command line (advisory-style short names). */
+  readonly aliases?: readonly string[];
+  /** True for a fact-gathering step with no verdict of its own (the SMB fingerprint). */
+  readonly pseudo?: boolean;
 }
 
 /** One exchange a check made, in order: enough to replay its reasoning. */

@@ -12,7 +12,7 @@ import { enterLab, labHolding } from "../jobs/lab-routing.js";
 import { loadScope, scopeViolation } from "../scope/index.js";
 import { openStore } from "../store/index.js";
 import { buildTargetSpace } from "../targets/index.js";
-import { checkRunInputs } from "../jobs/check-records.js";
+import { checkRunInputs, fingerprintInputs } from "../jobs/check-records.js";
 import { renderHostReport } from "./check-output.js";
 import { dbOption, parseCount, parseDuration } from "./main.js";
 
@@ -61,13 +61,15 @@ function listChecks(): string {
 export function registerCheckCommand(program: Command): void {
   program
     .command("check")
-    .description("run one vulnerability check against hosts (MS03-026/MS03-039, Blaster backdoor)")
+    .description(
+      "run one vulnerability check against hosts (MS03-026/MS03-039, Blaster backdoor, SMB: smb-fingerprint, smbv1-enabled, ms17-010, smbghost, smb-signing-not-required)",
+    )
     .argument("[check-id]", "check to run (see --list)")
     .argument("[targets...]", "addresses, ranges or host names")
     .option("--list", "list the checks, their safety category, ports and advisories")
     .option(
       "--port <port>",
-      "the service's TCP port (default: the check's first, e.g. 135)",
+      "the service's TCP port (default: the check's ports in order, e.g. 135, or 445 then 139)",
       parseCount(1, 65535),
     )
     .option("--scope <file>", "authorized scope (YAML); default: the built-in lab's range only")
@@ -132,12 +134,14 @@ Exit status: 0 no host vulnerable, 1 at least one VULNERABLE verdict, 2 bad inpu
           })
         : undefined;
       if (lab) enterLab(lab);
-      const port = options.port ?? check.ports[0] ?? 135;
+      // Without --port, every port the check can use: each check takes its own order (RPC: 135
+      // first; SMB: 445, then 139 with a NetBIOS session when 445 is refused).
+      const ports = options.port !== undefined ? [options.port] : [...check.ports];
       const store = options.store ? await openStore(options.db) : undefined;
       const reports: HostCheckReport[] = [];
       try {
         const hosts = (function* () {
-          for (let i = 0; i < space.size; i++) yield { address: space.at(i), openTcpPorts: [port] };
+          for (let i = 0; i < space.size; i++) yield { address: space.at(i), openTcpPorts: ports };
         })();
         for await (const report of checkHosts(hosts, selection, {
           scope,
@@ -147,10 +151,20 @@ Exit status: 0 no host vulnerable, 1 at least one VULNERABLE verdict, 2 bad inpu
             readMs: options.timeout,
             hostMs: options.hostTimeout,
           },
+          smbTimeouts: {
+            connectMs: options.timeout,
+            readMs: options.timeout,
+            hostMs: options.hostTimeout,
+          },
+          // No scan gave NBSTAT names: ask UDP 137 once per host.
+          queryNbstat: true,
           concurrency: options.concurrency,
         })) {
           reports.push(report);
-          if (store !== undefined) await store.recordCheckRuns(checkRunInputs(null, report));
+          if (store !== undefined) {
+            await store.recordCheckRuns(checkRunInputs(null, report));
+            await store.recordFingerprints(fingerprintInputs(report));
+          }
           if (options.json !== true)
             process.stdout.write(renderHostReport(report, { evidence: true }));
         }

@@ -1,4 +1,5 @@
 import type { HostCheckReport } from "../checks/index.js";
+import { renderSmbFingerprint } from "./smb-output.js";
 
 /**
  * Text for one host: the combined RPCSS verdict, each check's verdict and reason, and with
@@ -11,13 +12,17 @@ export function renderHostReport(report: HostCheckReport, options: { evidence: b
     ? `${report.address}  tcp/${report.rpcss.port}  ${report.rpcss.classification}`
     : `${report.address}`;
   lines.push(head);
-  if (report.results.length === 0)
+  if (report.smb !== null)
+    lines.push("  SMB fingerprint:", ...renderSmbFingerprint(report.smb, "    "));
+  if (report.results.length === 0 && report.smb === null)
     lines.push("  no selected check applies (no matching open port)");
   let evidencePrinted = false;
   for (const result of report.results) {
     lines.push(`  ${result.checkId}: ${result.verdict} — ${result.reason.message}`);
     // The RPC checks share one sequence: print its evidence once.
-    if (options.evidence && (!evidencePrinted || result.classification === null)) {
+    const rpcSequence =
+      report.rpcss !== null && result.classification === report.rpcss.classification;
+    if (options.evidence && (!evidencePrinted || !rpcSequence)) {
       for (const step of result.evidence) {
         const facts = [
           step.outcome,
@@ -26,7 +31,7 @@ export function renderHostReport(report: HostCheckReport, options: { evidence: b
         ].filter((x) => x !== undefined);
         lines.push(`    #${step.connection ?? "-"} ${step.step}: ${facts.join(", ")}`);
       }
-      if (result.classification !== null) evidencePrinted = true;
+      if (rpcSequence) evidencePrinted = true;
     }
   }
   return lines.join("\n") + "\n";

@@ -61,7 +61,15 @@ export function registerInventoryCommands(program: Command): void {
   ).action((options: FilterOptions) =>
     withStore(options.db, async (store) => {
       const hosts = await store.listHosts(filterOf(options));
-      if (options.json) return out(JSON.stringify(hosts, null, 2));
+      // The stored fingerprints are `ringfence host <ip>`'s business; the list stays a list.
+      if (options.json)
+        return out(
+          JSON.stringify(
+            hosts.map(({ detail: _d, ...h }) => h),
+            null,
+            2,
+          ),
+        );
       const table = new Table({
         head: ["host", "names", "os", "open", "last seen"],
         style: { head: [], border: [], compact: true },
@@ -70,7 +78,7 @@ export function registerInventoryCommands(program: Command): void {
         table.push([
           h.address,
           h.hostnames.join(" "),
-          h.os ?? "",
+          h.os === null ? "" : `${h.os}${h.osConfidence === null ? "" : ` (${h.osConfidence}%)`}`,
           h.openPorts.join(" "),
           h.lastSeen,
         ]);

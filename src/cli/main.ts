@@ -3,6 +3,7 @@ import { EXIT, exitCodeFor, isRingfenceError, RingfenceError } from "../errors.j
 import { ENGINE_CHOICES } from "../scan/index.js";
 import { registerCheckCommand } from "./check-command.js";
 import { registerDemoCommand } from "./demo-command.js";
+import { registerHostCommand } from "./host-command.js";
 import { registerInventoryCommands } from "./inventory-commands.js";
 import { registerLabCommand } from "./lab-command.js";
 import { PROGRESS_MODES } from "./progress-display.js";
@@ -82,6 +83,7 @@ function buildProgram(): Command {
     });
   registerScanCommand(program);
   registerInventoryCommands(program);
+  registerHostCommand(program);
   registerLabCommand(program);
   registerDemoCommand(program);
   registerRpcCommand(program);
@@ -98,6 +100,7 @@ Examples:
   ringfence scan --scope scope.yaml -iL targets.txt --exclude 10.0.5.0/24
   ringfence scan --resume <scan-id>               continue an interrupted scan
   ringfence hosts --port 135                      hosts with TCP 135 open
+  ringfence host 127.20.0.5                       one host: services, SMB fingerprint and OS, verdicts
   ringfence services --state open --json
   ringfence check --list                          the checks and their safety category
   ringfence check ms03-026-remote-activation 127.20.0.5

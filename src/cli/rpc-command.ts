@@ -3,6 +3,7 @@ import { Command, Option } from "commander";
 import { EXIT, RingfenceError } from "../errors.js";
 import {
   DEFAULT_ENDPOINT,
+  DEFAULT_SMB_PORTS,
   dumpEndpointMapper,
   formatStringBinding,
   isBindingIssue,
@@ -10,6 +11,7 @@ import {
   parseStringBinding,
   type EndpointDump,
   type EndpointEntry,
+  type PipeTransportOptions,
   type ProtocolSequence,
   type StringBinding,
 } from "../rpc/index.js";
@@ -25,11 +27,15 @@ import { dbOption, parseCount, parseDuration } from "./main.js";
  * scope-checked, deadline-bound and tolerant of Samba's "last page + 0x16c9a0d6".
  */
 
-const TRANSPORTS: Record<string, ProtocolSequence> = { tcp: "ncacn_ip_tcp", http: "ncacn_http" };
+const TRANSPORTS: Record<string, ProtocolSequence> = {
+  tcp: "ncacn_ip_tcp",
+  http: "ncacn_http",
+  np: "ncacn_np",
+};
 
 interface RpcDumpOptions {
   port?: number;
-  transport: "tcp" | "http";
+  transport: "tcp" | "http" | "np";
   scope?: string;
   timeout: number;
   json?: boolean;
@@ -48,20 +54,42 @@ interface RpcDumpOptions {
 async function routeIntoLab(
   binding: StringBinding,
   options: RpcDumpOptions,
-): Promise<StringBinding> {
+): Promise<{ binding: StringBinding; portOffset: number }> {
   const address = parseAddress(binding.host);
-  if (!options.lab || !address) return binding;
+  if (!options.lab || !address) return { binding, portOffset: 0 };
   const point = { family: address.family, first: address.value, last: address.value };
   const lab = await labHolding([point], {
     name: options.labName,
     ...(options.labDir !== undefined ? { stateDir: options.labDir } : {}),
   });
-  if (!lab) return binding;
+  if (!lab) return { binding, portOffset: 0 };
   enterLab(lab);
   const port = Number(binding.endpoint);
-  return Number.isInteger(port) && lab.portOffset
-    ? { ...binding, endpoint: String(port + lab.portOffset) }
-    : binding;
+  const portOffset = lab.portOffset ?? 0;
+  return {
+    binding:
+      Number.isInteger(port) && portOffset
+        ? { ...binding, endpoint: String(port + portOffset) }
+        : binding,
+    portOffset,
+  };
+}
+
+/**
+ * ncacn_np: the SMB ports to try on the wire (445, then 139; or --port alone), with a lab's
+ * offset added.
+ */
+function smbPorts(options: RpcDumpOptions, portOffset: number): PipeTransportOptions {
+  const nominal =
+    options.port === undefined
+      ? DEFAULT_SMB_PORTS
+      : [
+          {
+            port: options.port,
+            transport: options.port === 139 ? ("netbios" as const) : ("direct-tcp" as const),
+          },
+        ];
+  return { ports: nominal.map((p) => ({ ...p, port: p.port + portOffset })) };
 }
 
 /** A host plus --transport/--port, or a whole string binding (ncacn_ip_tcp:host[135]). */
@@ -69,7 +97,8 @@ function targetBinding(target: string, options: RpcDumpOptions): StringBinding {
   if (/^[a-z_]+:/i.test(target) && !/^[0-9a-f:]+$/i.test(target)) {
     const parsed = parseStringBinding(target);
     if (isBindingIssue(parsed)) throw new RingfenceError("RINGFENCE_BAD_TARGET", parsed.message);
-    if (options.port !== undefined) {
+    // An ncacn_np endpoint is a pipe: --port then names the SMB port (445 or 139).
+    if (options.port !== undefined && parsed.protseq !== "ncacn_np") {
       throw new RingfenceError(
         "RINGFENCE_USAGE",
         "give the port in the string binding or with --port, not both",
@@ -78,7 +107,10 @@ function targetBinding(target: string, options: RpcDumpOptions): StringBinding {
     return parsed;
   }
   const protseq = TRANSPORTS[options.transport] ?? "ncacn_ip_tcp";
-  const endpoint = options.port === undefined ? DEFAULT_ENDPOINT[protseq] : String(options.port);
+  const endpoint =
+    options.port === undefined || protseq === "ncacn_np"
+      ? DEFAULT_ENDPOINT[protseq]
+      : String(options.port);
   return { protseq, host: target.replace(/^\[(.*)\]$/, "$1"), endpoint };
 }
 
@@ -113,11 +145,18 @@ async function storeDump(
   db: string,
   nominal: StringBinding,
   dump: EndpointDump,
+  portOffset: number,
 ): Promise<{ scan: ScanRecord; location: string }> {
-  const port = Number(nominal.endpoint);
   // The address actually connected to (a host name resolved, a lab address as given).
   const reached = parseStringBinding(dump.target);
   const address = isBindingIssue(reached) ? nominal.host : reached.host;
+  // Over a pipe the service is the SMB port the dump went through (445 or 139), nominally.
+  const port =
+    nominal.protseq === "ncacn_np"
+      ? isBindingIssue(reached)
+        ? Number.NaN
+        : Number(reached.endpoint) - portOffset
+      : Number(nominal.endpoint);
   if (!Number.isInteger(port) || isIP(address) === 0) {
     throw new RingfenceError(
       "RINGFENCE_USAGE",
@@ -199,11 +238,18 @@ export function registerRpcCommand(program: Command): void {
     .description("list the endpoints an RPC endpoint mapper registers (ept_lookup, like rpcdump)")
     .argument(
       "<target>",
-      "address or host name, or a string binding such as ncacn_ip_tcp:host[135]",
+      "address or host name, or a string binding such as ncacn_ip_tcp:host[135] or ncacn_np:host[\\pipe\\epmapper]",
     )
-    .option("--port <port>", "TCP port (default 135 for tcp, 593 for http)", parseCount(1, 65535))
+    .option(
+      "--port <port>",
+      "TCP port (default 135 for tcp, 593 for http; np: the SMB port, default 445 then 139)",
+      parseCount(1, 65535),
+    )
     .addOption(
-      new Option("--transport <kind>", "tcp (ncacn_ip_tcp) or http (ncacn_http, RPC over HTTP v1)")
+      new Option(
+        "--transport <kind>",
+        "tcp (ncacn_ip_tcp), http (ncacn_http, RPC over HTTP v1) or np (ncacn_np, \\pipe\\epmapper over SMB)",
+      )
         .choices(Object.keys(TRANSPORTS))
         .default("tcp"),
     )
@@ -224,12 +270,13 @@ export function registerRpcCommand(program: Command): void {
       // created) once there is a dump to store in it.
       if (options.store) parseStoreLocation(options.db);
       const nominal = targetBinding(target, options);
-      const binding = await routeIntoLab(nominal, options);
+      const { binding, portOffset } = await routeIntoLab(nominal, options);
       const scope = await loadScope(options.scope);
       const dump = await dumpEndpointMapper(binding, {
         scope,
         connectTimeoutMs: options.timeout,
         readTimeoutMs: options.timeout,
+        ...(binding.protseq === "ncacn_np" ? { smb: smbPorts(options, portOffset) } : {}),
       });
       if (isRpcFailure(dump)) {
         if (dump.error !== undefined) throw dump.error;
@@ -240,7 +287,9 @@ export function registerRpcCommand(program: Command): void {
         );
       }
       // Stored before printing: what is printed says where it was stored.
-      const stored = options.store ? await storeDump(options.db, nominal, dump) : undefined;
+      const stored = options.store
+        ? await storeDump(options.db, nominal, dump, portOffset)
+        : undefined;
       const where = stored && { scanId: stored.scan.id, db: stored.location };
       process.stdout.write(
         options.json

@@ -7,7 +7,8 @@ import {
   type RpcssTimeouts,
 } from "../checks/index.js";
 import { RingfenceError } from "../errors.js";
-import { checkRunInputs } from "./check-records.js";
+import { nbstatFromDetail, type NbstatInfo } from "../smb/nbstat-query.js";
+import { checkRunInputs, fingerprintInputs } from "./check-records.js";
 import { enterLab, labHolding } from "./lab-routing.js";
 import type { ProbeObservation } from "../scan/observation.js";
 import {
@@ -357,10 +358,32 @@ async function runCheckPhase(
     ports.push(service.port);
     byHost.set(service.address, ports);
   }
+  // For the SMB fingerprint: the NBSTAT answers (udp/137 detail), and which RPC ports answered
+  // with a reset (RPC over the SMB pipe is only for hosts whose 135/593 are filtered).
+  const nbstat = new Map<string, NbstatInfo>();
+  for (const service of await store.listServices({
+    scanId,
+    state: "open",
+    protocol: "udp",
+    port: 137,
+  })) {
+    const info = nbstatFromDetail(service.detail);
+    if (info !== null) nbstat.set(service.address, info);
+  }
+  const closed = new Map<string, number[]>();
+  for (const service of await store.listServices({ scanId, state: "closed", protocol: "tcp" })) {
+    if (service.port !== 135 && service.port !== 593) continue;
+    closed.set(service.address, [...(closed.get(service.address) ?? []), service.port]);
+  }
   const checked = new Set((await store.listCheckRuns({ scanId })).map((run) => run.address));
   const hosts: HostTarget[] = [...byHost]
     .filter(([address]) => !checked.has(address))
-    .map(([address, openTcpPorts]) => ({ address, openTcpPorts }));
+    .map(([address, openTcpPorts]) => ({
+      address,
+      openTcpPorts,
+      nbstat: nbstat.get(address) ?? null,
+      closedTcpPorts: closed.get(address) ?? [],
+    }));
   hooks.onChecksStart?.({ hosts: hosts.length, alreadyChecked: checked.size });
   // Results are written in batches (one transaction each): a commit per host would make the
   // store, not the hosts, set the pace. A crash loses at most one batch, which a resume re-checks.
@@ -372,12 +395,14 @@ async function runCheckPhase(
     pending = [];
     lastFlush = performance.now();
     await store.recordCheckRuns(batch.flatMap((report) => checkRunInputs(scanId, report)));
+    await store.recordFingerprints(batch.flatMap(fingerprintInputs));
     for (const report of batch) hooks.onHostChecked?.(report);
   };
   for await (const report of checkHosts(hosts, selection, {
     scope,
     portOffset: params.lab?.portOffset ?? 0,
     rpcTimeouts: checks.timeouts,
+    smbTimeouts: checks.timeouts,
     concurrency: CHECK_CONCURRENCY,
     signal,
   })) {

@@ -1,6 +1,6 @@
 /**
- * DCE/RPC client side: transports chosen by string binding (ncacn_ip_tcp, ncacn_http; ncacn_np
- * later), a bind/call client, and the endpoint-mapper walk. Everything here returns RpcFailure
+ * DCE/RPC client side: transports chosen by string binding (ncacn_ip_tcp, ncacn_http, and
+ * ncacn_np over an anonymous SMB session), a bind/call client, and the endpoint-mapper walk. Everything here returns RpcFailure
  * values instead of throwing, and refuses to connect outside the authorized scope.
  */
 export {
@@ -29,6 +29,13 @@ export {
   type RpcTransport,
   type TransportOptions,
 } from "./socket-transport.js";
+export {
+  DEFAULT_SMB_PORTS,
+  connectPipeTransport,
+  pipeName,
+  type PipeTransportOptions,
+  type SmbPortSpec,
+} from "./pipe-transport.js";
 export {
   RpcClient,
   type BindOutcome,

@@ -7,11 +7,13 @@ import {
   type DecodeIssue,
 } from "../protocols/dcerpc/index.js";
 import { scopeViolation, type Scope } from "../scope/index.js";
+import { connectPipeTransport, type PipeTransportOptions } from "./pipe-transport.js";
 import { decodeFailure, rpcFailure, type RpcFailure } from "./rpc-failure.js";
-import { formatStringBinding, parsePort, type StringBinding } from "./string-binding.js";
+import { parsePort, type StringBinding } from "./string-binding.js";
 
 /**
- * Connection-oriented transports (C706 ch. 12 "ncacn"): TCP 135 and RPC over HTTP v1 on 593.
+ * Connection-oriented transports (C706 ch. 12 "ncacn"): TCP 135 and RPC over HTTP v1 on 593
+ * here, SMB named pipes (ncacn_np) in pipe-transport.ts.
  * Both carry raw CO PDUs; ncacn_http first sends a 14-byte `ncacn_http/1.0` banner (research
  * §2.3; impacket transport.py HTTPTransport.connect checks it), after which it is TCP.
  *
@@ -61,6 +63,8 @@ export interface TransportOptions {
   readonly maxAssociationBytes?: number;
   /** Largest fragment accepted, i.e. our max_recv_frag; default 4280 (research §2.1). */
   readonly maxFragLength?: number;
+  /** ncacn_np: SMB ports (with a lab's offset), protocols and NetBIOS names to try. */
+  readonly smb?: PipeTransportOptions;
 }
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
@@ -71,18 +75,14 @@ export const NCACN_HTTP_BANNER = "ncacn_http/1.0";
 
 /**
  * Resolve, scope-check and connect to `binding`. For ncacn_http the banner is read and checked
- * before this returns. Never throws; ncacn_np answers "transport-unavailable".
+ * before this returns; ncacn_np sets up an anonymous SMB session and opens the pipe
+ * (pipe-transport.ts). Never throws.
  */
 export async function connectTransport(
   binding: StringBinding,
   options: TransportOptions,
 ): Promise<RpcTransport | RpcFailure> {
-  if (binding.protseq === "ncacn_np") {
-    return rpcFailure(
-      "transport-unavailable",
-      `${formatStringBinding(binding)}: ncacn_np (SMB named pipes) is not available yet; use ncacn_ip_tcp or ncacn_http`,
-    );
-  }
+  if (binding.protseq === "ncacn_np") return connectPipeTransport(binding, options);
   const port = parsePort(binding.endpoint);
   if (port === undefined) {
     return rpcFailure("protocol", `"${binding.endpoint}" is not a TCP port`);

@@ -17,6 +17,7 @@ export type {
   FindingFilter,
   FindingRecord,
   FindingVerdict,
+  FingerprintInput,
   HostFilter,
   HostRow,
   ObservationRow,

@@ -29,6 +29,7 @@ import {
   type CheckVerdict,
   type FindingFilter,
   type FindingRecord,
+  type FingerprintInput,
   type FindingVerdict,
   type HostFilter,
   type HostRow,
@@ -288,6 +289,7 @@ class KyselyStore implements Store {
           );
         }
         if (filter.os !== undefined) query = query.where(osMatches(filter.os));
+        if (filter.address !== undefined) query = query.where(assetKeyIs(filter.address));
         query = query.orderBy("assets.address_key");
         if (filter.limit !== undefined) query = query.limit(filter.limit);
         const assets = await query.execute();
@@ -333,6 +335,7 @@ class KyselyStore implements Store {
           openPorts: openPorts.get(asset.id) ?? [],
           firstSeen: asset.first_seen,
           lastSeen: asset.last_seen ?? asset.first_seen,
+          detail: parseJson<Record<string, unknown>>(asset.detail_json),
         }));
       }),
     );
@@ -528,6 +531,43 @@ class KyselyStore implements Store {
             )
             .execute();
         }
+      }
+    });
+  }
+
+  async recordFingerprints(rows: readonly FingerprintInput[]): Promise<void> {
+    const prepared = rows.map(prepareFingerprint);
+    if (prepared.length === 0) return;
+    const now = new Date().toISOString();
+    const byKey = new Map<string, AddressInBatch>();
+    for (const row of prepared) {
+      if (byKey.has(row.key)) continue;
+      byKey.set(row.key, {
+        key: row.key,
+        address: row.address,
+        probes: [],
+        probeIndex: undefined,
+        hostnames: undefined,
+        answered: true,
+      });
+    }
+    const entries = [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
+    await this.#write(async (trx) => {
+      const assets = await writeAssets(trx, this.#statements, entries, now);
+      for (const row of prepared) {
+        const assetId = assets.ids.get(row.key) as number;
+        const current = await trx
+          .selectFrom("assets")
+          .select("detail_json")
+          .where("id", "=", assetId)
+          .executeTakeFirstOrThrow();
+        const detail = parseJson<Record<string, unknown>>(current.detail_json) ?? {};
+        const merged = { ...detail, smb: row.detail };
+        await trx
+          .updateTable("assets")
+          .set({ os: row.os, os_confidence: row.osConfidence, detail_json: JSON.stringify(merged) })
+          .where("id", "=", assetId)
+          .execute();
       }
     });
   }
@@ -1116,6 +1156,59 @@ interface PreparedCheckRun {
 }
 
 /** Validates one CheckRunInput (index for the message); RINGFENCE_USAGE says what is wrong. */
+/** Validates one FingerprintInput before any write (RINGFENCE_USAGE says what is wrong). */
+function prepareFingerprint(
+  row: FingerprintInput,
+  index: number,
+): {
+  key: string;
+  address: string;
+  os: string | null;
+  osConfidence: number | null;
+  detail: unknown;
+} {
+  const loose = row as unknown as Record<string, unknown>;
+  const bad = (what: string): never => {
+    throw new RingfenceError(
+      "RINGFENCE_USAGE",
+      `cannot record fingerprint ${index + 1} (${String(loose.address)}): ${what}`,
+    );
+  };
+  if (typeof loose.address !== "string" || isIP(loose.address) === 0) {
+    bad("address is not an IP address");
+  }
+  if (loose.os !== null && (typeof loose.os !== "string" || loose.os === "")) {
+    bad("os must be a non-empty string or null");
+  }
+  const confidence = loose.osConfidence;
+  if (
+    confidence !== null &&
+    (typeof confidence !== "number" ||
+      !Number.isFinite(confidence) ||
+      confidence < 0 ||
+      confidence > 100)
+  ) {
+    bad("osConfidence must be a number from 0 to 100, or null");
+  }
+  if (typeof loose.detail !== "object" || loose.detail === null || Array.isArray(loose.detail)) {
+    bad("detail must be an object");
+  }
+  let detail: unknown;
+  try {
+    // Round-trips through JSON: what is stored is exactly what a reader will get back.
+    detail = JSON.parse(JSON.stringify(loose.detail)) as unknown;
+  } catch (error) {
+    bad(`detail is not JSON-serialisable: ${(error as Error).message}`);
+  }
+  return {
+    key: addressSortKey(row.address),
+    address: row.address,
+    os: row.os,
+    osConfidence: confidence === null ? null : Math.round(confidence as number),
+    detail,
+  };
+}
+
 function prepareCheckRun(run: CheckRunInput, index: number): PreparedCheckRun {
   // Callers may be plain JavaScript or parsed JSON: nothing below trusts the static types.
   const loose = run as unknown as Record<string, unknown>;

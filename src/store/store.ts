@@ -39,6 +39,8 @@ export interface HostRow {
   openPorts: string[];
   firstSeen: string;
   lastSeen: string;
+  /** The asset's detail (e.g. `smb`: the SMB/NetBIOS fingerprint); null when none is stored. */
+  detail: Record<string, unknown> | null;
 }
 
 export interface ServiceRow {
@@ -69,6 +71,8 @@ export interface ObservationRow {
 }
 
 export interface HostFilter {
+  /** Exactly this host (any spelling of the same IP address). */
+  address?: string;
   port?: number;
   protocol?: Protocol;
   /** Defaults to "open" when port or protocol is given: "hosts with 445" means 445 open. */
@@ -90,6 +94,18 @@ export interface ServiceFilter {
   /** Only the services this scan observed, with the state it saw. */
   scanId?: string;
   limit?: number;
+}
+
+/** One host's fingerprint to store on its asset (recordFingerprints). */
+export interface FingerprintInput {
+  /** Canonical IPv4/IPv6 text. */
+  address: string;
+  /** The inventory's one-line OS ("Windows XP SP1", "Samba 4.17.12"); null: unknown. */
+  os: string | null;
+  /** 0-100; null with os null. */
+  osConfidence: number | null;
+  /** JSON-serialisable; merged into the asset's detail under "smb". */
+  detail: object;
 }
 
 /** What a vulnerability check concluded about one service. */
@@ -331,6 +347,12 @@ export interface Store {
    * exist, ...) is a RingfenceError and writes nothing.
    */
   recordCheckRuns(runs: readonly CheckRunInput[]): Promise<void>;
+  /**
+   * Atomic: for each row, the asset's os and os_confidence are set and `detail` is stored under
+   * the key "smb" of its detail (other keys kept); an asset is created for an address that has
+   * none, as recordCheckRuns does. Bad input is a RingfenceError and writes nothing.
+   */
+  recordFingerprints(rows: readonly FingerprintInput[]): Promise<void>;
   /**
    * In recording order, oldest first (so that folding them into a map leaves each check's latest
    * run), with a limit the first that many.

@@ -93,46 +93,51 @@ export function bindAck(callId: number): Uint8Array {
  */
 export function miniMapper(socket: Socket, banner: boolean): void {
   if (banner) socket.write("ncacn_http/1.0");
-  const handle: ContextHandle = { attributes: 0, uuid: "11111111-2222-3333-4444-555555555555" };
   onPdus(socket, (bytes) => {
-    const pdu = decodePdu(bytes);
-    if (isDecodeIssue(pdu)) return void socket.destroy();
-    if (pdu.type === "bind") return void socket.write(bindAck(pdu.callId));
-    if (pdu.type !== "request") return void socket.destroy();
-    const firstPage = pdu.stub.subarray(16, 36).every((b) => b === 0);
-    const entry = (port: number) => ({
-      object: "00000000-0000-0000-0000-000000000000",
-      tower: buildTower(EPMAPPER, { protseq: "ncacn_ip_tcp", address: "127.0.0.9", port }),
-      annotation: `page ${firstPage ? 1 : 2}`,
-    });
-    const stub = firstPage
-      ? encodeEptLookupResponse({ entryHandle: handle, entries: [entry(135)], status: 0 })
-      : encodeEptLookupResponse({
-          entryHandle: NULL_CONTEXT_HANDLE,
-          entries: [entry(49152), entry(49153)],
-          status: 0x16c9a0d6,
-        });
-    if (firstPage) {
-      socket.write(encodeResponse({ callId: pdu.callId, contextId: 0, stub }));
-      return;
-    }
-    const cut = 40;
-    socket.write(
-      encodeResponse({
-        callId: pdu.callId,
-        contextId: 0,
-        stub: stub.subarray(0, cut),
-        allocHint: stub.length,
-        pfcFlags: PFC_FIRST_FRAG,
-      }),
-    );
-    socket.write(
-      encodeResponse({
-        callId: pdu.callId,
-        contextId: 0,
-        stub: stub.subarray(cut),
-        pfcFlags: PFC_LAST_FRAG,
-      }),
-    );
+    const replies = mapperReplies(bytes);
+    if (replies === null) return void socket.destroy();
+    for (const reply of replies) socket.write(reply);
   });
+}
+
+/**
+ * The miniature mapper's answer to one PDU (a bind_ack, or one or two response fragments), or
+ * null for a PDU it does not take; shared by the TCP and the SMB-pipe peers.
+ */
+export function mapperReplies(bytes: Uint8Array): Uint8Array[] | null {
+  const handle: ContextHandle = { attributes: 0, uuid: "11111111-2222-3333-4444-555555555555" };
+  const pdu = decodePdu(bytes);
+  if (isDecodeIssue(pdu)) return null;
+  if (pdu.type === "bind") return [bindAck(pdu.callId)];
+  if (pdu.type !== "request") return null;
+  const firstPage = pdu.stub.subarray(16, 36).every((b) => b === 0);
+  const entry = (port: number) => ({
+    object: "00000000-0000-0000-0000-000000000000",
+    tower: buildTower(EPMAPPER, { protseq: "ncacn_ip_tcp", address: "127.0.0.9", port }),
+    annotation: `page ${firstPage ? 1 : 2}`,
+  });
+  const stub = firstPage
+    ? encodeEptLookupResponse({ entryHandle: handle, entries: [entry(135)], status: 0 })
+    : encodeEptLookupResponse({
+        entryHandle: NULL_CONTEXT_HANDLE,
+        entries: [entry(49152), entry(49153)],
+        status: 0x16c9a0d6,
+      });
+  if (firstPage) return [encodeResponse({ callId: pdu.callId, contextId: 0, stub })];
+  const cut = 40;
+  return [
+    encodeResponse({
+      callId: pdu.callId,
+      contextId: 0,
+      stub: stub.subarray(0, cut),
+      allocHint: stub.length,
+      pfcFlags: PFC_FIRST_FRAG,
+    }),
+    encodeResponse({
+      callId: pdu.callId,
+      contextId: 0,
+      stub: stub.subarray(cut),
+      pfcFlags: PFC_LAST_FRAG,
+    }),
+  ];
 }

@@ -26,11 +26,26 @@ describe("ringfence rpc dump (CLI)", () => {
     expect(listener.connections()).toBe(0);
   });
 
-  it("says ncacn_np is not available yet, in one line", async () => {
-    const result = await runCli(["rpc", "dump", "ncacn_np:127.20.0.1[\\pipe\\epmapper]"]);
+  it("refuses an ncacn_np binding outside the scope with exit 3, in one line", async () => {
+    const result = await runCli(["rpc", "dump", `ncacn_np:${OUTSIDE}[\\pipe\\epmapper]`]);
+    expect(result.code).toBe(3);
+    expect(isOneLineError(result.stderr)).toBe(true);
+    expect(listener.connections()).toBe(0);
+  });
+
+  it("reports an ncacn_np host with no SMB port in one line (exit 7)", async () => {
+    // In the default scope; nothing listens on 445 or 139 of 127.23.255.253.
+    const result = await runCli([
+      "rpc",
+      "dump",
+      "ncacn_np:127.23.255.253[\\pipe\\epmapper]",
+      "--timeout",
+      "1s",
+      "--no-lab",
+    ]);
     expect(result.code).toBe(7);
     expect(isOneLineError(result.stderr)).toBe(true);
-    expect(result.stderr).toContain("not available yet");
+    expect(result.stderr).toMatch(/connection refused/);
   });
 
   it("reports a refused connection in one line", async () => {

@@ -1,10 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dumpEndpointMapper, isRpcFailure, type ProtocolSequence } from "../../src/rpc/index.js";
-import { loopbackScope, miniMapper, startServer, type TestServer } from "./peer-server.js";
+import { createScope } from "../../src/scope/index.js";
+import { parseRangeExpression } from "../../src/targets/index.js";
+import {
+  loopbackScope,
+  mapperReplies,
+  miniMapper,
+  startServer,
+  type TestServer,
+} from "./peer-server.js";
+import { miniSmbPipeServer } from "./smb-pipe-peer.js";
 
 /**
  * One suite every CO transport passes (STYLE.md "One conformance suite per family"): the same
- * two-page, multi-fragment mapper, reached over ncacn_ip_tcp and over ncacn_http.
+ * two-page, multi-fragment mapper, reached over ncacn_ip_tcp, over ncacn_http, and over an SMB2
+ * named pipe (ncacn_np: transceive for the first fragment, READ for the next).
  */
 const HOST = "127.0.0.31";
 
@@ -12,14 +22,26 @@ function runTransportSuite(protseq: ProtocolSequence): void {
   describe(`${protseq} transport`, () => {
     let server: TestServer;
     beforeAll(async () => {
-      server = await startServer(HOST, (s) => miniMapper(s, protseq === "ncacn_http"));
+      server = await startServer(HOST, (s) =>
+        protseq === "ncacn_np"
+          ? miniSmbPipeServer(s, mapperReplies)
+          : miniMapper(s, protseq === "ncacn_http"),
+      );
     });
     afterAll(() => server.close());
 
     it("walks both pages, keeps Samba's last page sent with 0x16c9a0d6, reassembles fragments", async () => {
+      const np = protseq === "ncacn_np";
       const dump = await dumpEndpointMapper(
-        { protseq, host: HOST, endpoint: String(server.port) },
-        { scope: loopbackScope(), connectTimeoutMs: 1000, readTimeoutMs: 1000 },
+        { protseq, host: HOST, endpoint: np ? "\\pipe\\epmapper" : String(server.port) },
+        {
+          scope: loopbackScope(),
+          connectTimeoutMs: 1000,
+          readTimeoutMs: 1000,
+          ...(np
+            ? { smb: { ports: [{ port: server.port, transport: "direct-tcp" as const }] } }
+            : {}),
+        },
       );
       if (isRpcFailure(dump)) throw new Error(dump.message);
       expect(dump.pages).toBe(2);
@@ -39,13 +61,35 @@ function runTransportSuite(protseq: ProtocolSequence): void {
 
 runTransportSuite("ncacn_ip_tcp");
 runTransportSuite("ncacn_http");
+runTransportSuite("ncacn_np");
 
 describe("ncacn_np", () => {
-  it("is a typed 'not available yet', not a crash or a connection", async () => {
+  it("refuses an address outside the scope before connecting", async () => {
+    const only = parseRangeExpression("127.0.0.31");
+    if ("reason" in only) throw new Error(only.reason);
     const dump = await dumpEndpointMapper(
-      { protseq: "ncacn_np", host: HOST, endpoint: "\\pipe\\epmapper" },
-      { scope: loopbackScope() },
+      { protseq: "ncacn_np", host: "127.0.0.33", endpoint: "\\pipe\\epmapper" },
+      { scope: createScope({ name: "one", source: "test", allow: [only] }) },
     );
-    expect(isRpcFailure(dump) && dump.code).toBe("transport-unavailable");
+    expect(isRpcFailure(dump) && dump.code).toBe("scope-violation");
+    expect(isRpcFailure(dump) && dump.error?.code).toBe("RINGFENCE_SCOPE_VIOLATION");
+  });
+
+  it("falls back from a refused 445 to the next SMB port, and reports refusal when none listens", async () => {
+    const dump = await dumpEndpointMapper(
+      { protseq: "ncacn_np", host: "127.0.0.32", endpoint: "\\pipe\\epmapper" },
+      {
+        scope: loopbackScope(),
+        connectTimeoutMs: 500,
+        smb: {
+          ports: [
+            { port: 1, transport: "direct-tcp" },
+            { port: 2, transport: "netbios" },
+          ],
+        },
+      },
+    );
+    expect(isRpcFailure(dump) && dump.code).toBe("connection-refused");
+    expect(isRpcFailure(dump) && dump.message).toContain("TCP 2");
   });
 });

@@ -17,13 +17,20 @@ import type { EvidenceStep } from "../types.js";
  * shares one budget, so a host that drips or stalls ends the sequence, not the scan.
  */
 
-export type RpcssProtseq = "ncacn_ip_tcp" | "ncacn_http";
+export type RpcssProtseq = "ncacn_ip_tcp" | "ncacn_http" | "ncacn_np";
 
 export interface RpcssTarget {
   readonly address: string;
-  /** The port on the wire (a lab in bind mode adds its offset to the nominal 135 / 593). */
+  /**
+   * The port on the wire (a lab in bind mode adds its offset to the nominal 135 / 593); for
+   * ncacn_np the SMB port (445, or 139 with a NetBIOS session), the pipe being \pipe\epmapper.
+   */
   readonly port: number;
   readonly protseq: RpcssProtseq;
+  /** ncacn_np: the SMB framing of `port` (TCP 139 is "netbios"). */
+  readonly smbTransport?: "direct-tcp" | "netbios";
+  /** ncacn_np over TCP 139: NetBIOS names to call after *SMBSERVER (from NBSTAT). */
+  readonly calledNames?: readonly string[];
 }
 
 export interface RpcssTimeouts {
@@ -113,13 +120,27 @@ export class RpcssProber {
         message: `the per-host budget of ${this.timeouts.hostMs} ms is spent`,
       });
     }
+    const np = this.target.protseq === "ncacn_np";
     const transport = await connectTransport(
       {
         protseq: this.target.protseq,
         host: this.target.address,
-        endpoint: String(this.target.port),
+        // Tenable's MS03-026/039 plugins talk to RPCSS over \epmapper (research §2.3).
+        endpoint: np ? "\\pipe\\epmapper" : String(this.target.port),
       },
       {
+        ...(np
+          ? {
+              smb: {
+                ports: [
+                  { port: this.target.port, transport: this.target.smbTransport ?? "direct-tcp" },
+                ],
+                ...(this.target.calledNames !== undefined
+                  ? { calledNames: this.target.calledNames }
+                  : {}),
+              },
+            }
+          : {}),
         scope: this.scope,
         connectTimeoutMs: Math.min(this.timeouts.connectMs, remaining),
         readTimeoutMs: Math.min(this.timeouts.readMs, remaining),

@@ -76,6 +76,13 @@ export interface ProcedureOptions {
   readonly aggressive: boolean;
   /** Stop after MS03-039 (the ms03-039 check alone was selected). */
   readonly skipMs03026?: boolean;
+  /**
+   * The exchanges go over \pipe\epmapper (ncacn_np). Windows 95/98/ME cannot serve named pipes
+   * (CreateNamedPipe is not supported there), so an RPCSS answering on a pipe is NT-family and the
+   * ILocalObjectExporter discriminator is skipped: a pipe may carry only the interfaces
+   * registered on it, and its refusal there would be misread as Windows 9x.
+   */
+  readonly overPipe?: boolean;
 }
 
 const reason = (code: string, message: string): CheckReason => ({ code, message });
@@ -108,7 +115,7 @@ export async function runRpcssProcedure(
   options: ProcedureOptions,
 ): Promise<RpcssOutcome> {
   // ---- 1. Windows-family discriminators (binds only) ----
-  const family = await discriminate(prober);
+  const family = await discriminate(prober, options.overPipe === true);
   if (family.verdict !== "nt") {
     const classification: RpcssClassification =
       family.verdict === "win9x"
@@ -186,6 +193,7 @@ export async function runRpcssProcedure(
 
 async function discriminate(
   prober: RpcssProber,
+  overPipe: boolean,
 ): Promise<NonNullable<RpcssOutcome["windowsFamily"]>> {
   const remact = await prober.bindOnly("bind IRemoteActivation v0.0", IREMOTE_ACTIVATION);
   if (isFailure(remact)) {
@@ -203,6 +211,15 @@ async function discriminate(
       reason: reason(
         "no-remote-activation",
         "the RPC server does not offer IRemoteActivation (4d9f4ab8 v0.0): no DCOM activation, not an NT-family RPCSS",
+      ),
+    };
+  }
+  if (overPipe) {
+    return {
+      verdict: "nt",
+      reason: reason(
+        "nt-rpcss-pipe",
+        "IRemoteActivation offered over \\pipe\\epmapper: an NT-family RPCSS (Windows 95/98/ME serve no named pipes)",
       ),
     };
   }

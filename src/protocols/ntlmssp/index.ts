@@ -2,7 +2,7 @@
  * NTLMSSP NEGOTIATE and CHALLENGE messages (MS-NLMP §2.2.1.1, §2.2.1.2), the VERSION structure
  * (§2.2.2.10), AV_PAIRs (§2.2.2.1) and the NegotiateFlags (§2.2.2.5). Enough to ask a server
  * for its CHALLENGE and read its names and OS version from it, and for the lab to answer as a
- * given Windows would. No AUTHENTICATE, no crypto. Pure: every decoder returns a value or a
+ * given Windows would. AUTHENTICATE only in its anonymous form (§3.3.1), no crypto. Pure: every decoder returns a value or a
  * DecodeIssue and never throws.
  */
 export * from "./flags.js";
@@ -26,6 +26,13 @@ export {
   type ChallengeInit,
   type ChallengeMessage,
 } from "./challenge-codec.js";
+export {
+  anonymousAuthenticateFlags,
+  decodeAuthenticate,
+  encodeAnonymousAuthenticate,
+  type AnonymousAuthenticateInit,
+  type AuthenticateMessage,
+} from "./authenticate-codec.js";
 export {
   AV_ID,
   buildTargetInfo,
