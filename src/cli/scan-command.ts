@@ -143,7 +143,7 @@ export function registerScanCommand(program: Command): void {
       "safe",
     )
     .addOption(
-      new Option("--check-timeout <duration>", "per-connection deadline of the RPC checks")
+      new Option("--check-timeout <duration>", "per-connection deadline of the checks (RPC and SMB)")
         .argParser(parseDuration)
         .default(undefined, "5s"),
     )

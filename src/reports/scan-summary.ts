@@ -75,7 +75,13 @@ async function summarizeChecks(store: Store, scanId: string): Promise<ChecksSumm
       backdoor: false,
     };
     host.verdicts[run.checkId] = run.verdict;
-    if (run.classification !== null && host.classification === null) {
+    // The combined verdict column is MS03-026 / MS03-039's (research §2.7); other checks'
+    // classifications (SMBGhost's) stay with their own runs.
+    if (
+      run.classification !== null &&
+      host.classification === null &&
+      run.checkId.startsWith("ms03-")
+    ) {
       host.classification = run.classification;
       host.reason = run.reason;
     }
