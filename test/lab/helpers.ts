@@ -57,6 +57,9 @@ export function run(
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    // A command that exits before reading its input closes the pipe: that EPIPE is not a failure
+    // of the command (its exit status says how it went).
+    child.stdin.on("error", () => undefined);
     child.stdin.end(input ?? "");
   });
 }
