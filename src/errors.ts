@@ -29,7 +29,10 @@ export type ErrorCode =
   | "RINGFENCE_POLICY_FILE"
   | "RINGFENCE_CVSS_VECTOR"
   | "RINGFENCE_RISK_INPUT"
-  | "RINGFENCE_DECISION_TABLE";
+  | "RINGFENCE_DECISION_TABLE"
+  | "RINGFENCE_SHIELD_FILE"
+  | "RINGFENCE_SHIELD_POLICY"
+  | "RINGFENCE_SHIELD_UNRENDERABLE";
 
 export class RingfenceError extends Error {
   readonly code: ErrorCode;
@@ -88,6 +91,11 @@ const exitByCode: Record<ErrorCode, number> = {
   RINGFENCE_RISK_INPUT: EXIT.usage,
   // The vendored SSVC tables ship with ringfence: a broken one is a broken installation.
   RINGFENCE_DECISION_TABLE: EXIT.environment,
+  // Shield: a bad plan, exposure or ruleset file; a policy that breaks the model's rules; a term
+  // the chosen firewall cannot express exactly. All are the user's input to fix.
+  RINGFENCE_SHIELD_FILE: EXIT.usage,
+  RINGFENCE_SHIELD_POLICY: EXIT.usage,
+  RINGFENCE_SHIELD_UNRENDERABLE: EXIT.usage,
 };
 
 export function exitCodeFor(error: RingfenceError): number {

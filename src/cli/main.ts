@@ -10,6 +10,7 @@ import { PROGRESS_MODES } from "./progress-display.js";
 import { registerRiskCommands } from "./risk-commands.js";
 import { registerRpcCommand } from "./rpc-command.js";
 import { registerScanCommand } from "./scan-command.js";
+import { registerShieldCommand } from "./shield-command.js";
 
 export const VERSION = "0.1.0";
 
@@ -89,6 +90,7 @@ function buildProgram(): Command {
   registerRpcCommand(program);
   registerCheckCommand(program);
   registerRiskCommands(program);
+  registerShieldCommand(program);
   program.addHelpText(
     "after",
     `
