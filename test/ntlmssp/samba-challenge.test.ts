@@ -1,5 +1,5 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -23,7 +23,9 @@ import {
 } from "../../src/protocols/spnego/index.js";
 import { inferOs } from "../../src/smb/os-inference.js";
 import { pcapFile, tcpConversation, type Segment } from "../dcerpc/pcap.js";
-import { IS_ROOT, scratchDir } from "../helpers/cli.js";
+import { scratchDir } from "../helpers/cli.js";
+import { SAMBA_DAEMONS, sambaMissing, startSamba, type SambaPeer } from "../helpers/samba.js";
+import { TSHARK, tsharkFields } from "../helpers/tshark.js";
 
 /**
  * A real CHALLENGE from Samba's smbd, started by the test on a loopback address of its own and a
@@ -34,58 +36,16 @@ import { IS_ROOT, scratchDir } from "../helpers/cli.js";
  * dissects from the same bytes (written to a pcap) when tshark is installed.
  */
 
-const SMBD = "/usr/sbin/smbd";
-const TSHARK = "/usr/bin/tshark";
+const SMBD = SAMBA_DAEMONS.smbd;
 const CANDIDATES = ["127.0.0.71", "127.0.0.72", "127.0.0.73"];
 const PORT = 14_450;
 const NETBIOS_NAME = "RFSMBPEER";
 const WORKGROUP = "RFLABGROUP";
 const STATUS_MORE_PROCESSING_REQUIRED = 0xc0000016;
 
-const missing = !IS_ROOT
-  ? "needs root to run smbd"
-  : !existsSync(SMBD)
-    ? `samba is not installed (${SMBD} missing; apt-get install -y samba)`
-    : null;
+const missing = sambaMissing(["smbd"]);
 if (missing !== null) console.warn(`skipping the Samba CHALLENGE test: ${missing}`);
 const HAVE_TSHARK = existsSync(TSHARK);
-
-/** tshark -T fields output for `filter`, one row per packet, all occurrences comma-joined. */
-function tsharkFields(file: string, filter: string, fields: string[]): string[][] {
-  const out = execFileSync(
-    TSHARK,
-    ["-r", file, "-Y", filter, "-T", "fields"]
-      .concat(["-E", "occurrence=a", "-E", "separator=\t"])
-      .concat(fields.flatMap((f) => ["-e", f])),
-    { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
-  );
-  return out
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => line.split("\t"));
-}
-
-function accepts(host: string, port: number, timeoutMs = 200): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /**
  * One TCP connection: send each message (direct-TCP framing, MS-SMB2 §2.1: a zero byte and a
@@ -261,7 +221,7 @@ function decoded(bytes: Buffer): SecurityBlob {
 
 describe.skipIf(missing !== null)("Samba smbd: SPNEGO hints and the NTLMSSP CHALLENGE", () => {
   const tmp = scratchDir("rf-ntlmssp-samba-");
-  let smbd: ChildProcess | undefined;
+  let samba: SambaPeer | undefined;
   let address = "";
   let smb2Hint: SecurityBlob;
   let smb2Status = 0;
@@ -278,56 +238,19 @@ describe.skipIf(missing !== null)("Samba smbd: SPNEGO hints and the NTLMSSP CHAL
     : "";
 
   beforeAll(async () => {
-    for (const candidate of CANDIDATES) {
-      if (!(await accepts(candidate, PORT))) {
-        address = candidate;
-        break;
-      }
-    }
-    if (address === "") throw new Error(`port ${PORT} is taken on ${CANDIDATES.join(", ")}`);
-    const dir = join(tmp.dir, "samba");
-    for (const sub of ["pid", "lock", "state", "cache", "private", "ncalrpc", "log", "share"]) {
-      mkdirSync(join(dir, sub), { recursive: true });
-    }
-    const conf = join(dir, "smb.conf");
-    writeFileSync(
-      conf,
-      `[global]
-  workgroup = ${WORKGROUP}
-  netbios name = ${NETBIOS_NAME}
-  server role = standalone server
-  interfaces = ${address}/8
-  bind interfaces only = yes
-  smb ports = ${PORT}
-  disable netbios = yes
-  server min protocol = NT1
-  map to guest = Bad User
-  pid directory = ${dir}/pid
-  lock directory = ${dir}/lock
-  state directory = ${dir}/state
-  cache directory = ${dir}/cache
-  private dir = ${dir}/private
-  ncalrpc dir = ${dir}/ncalrpc
-  log file = ${dir}/log/%m.log
-  load printers = no
-  printcap name = /dev/null
-  disable spoolss = yes
-[public]
-  path = ${dir}/share
-  read only = yes
-  guest ok = yes
-`,
-    );
-    // detached: its own process group, so afterAll stops smbd and its helpers together.
-    smbd = spawn(
-      SMBD,
-      ["-F", "--no-process-group", "--debug-stdout", "-d", "0", `--configfile=${conf}`],
-      {
-        detached: true,
-        stdio: "ignore",
+    samba = await startSamba({
+      dir: tmp.dir,
+      daemons: ["smbd"],
+      candidates: CANDIDATES,
+      ports: [PORT],
+      global: {
+        workgroup: WORKGROUP,
+        "netbios name": NETBIOS_NAME,
+        "smb ports": String(PORT),
+        "disable netbios": "yes",
       },
-    );
-    await waitFor(() => accepts(address, PORT), `smbd on ${address}:${PORT}`);
+    });
+    address = samba.address;
 
     const smb2Transcript: Segment[] = [];
     const [negotiate2, setup2] = await converse(
@@ -371,13 +294,7 @@ describe.skipIf(missing !== null)("Samba smbd: SPNEGO hints and the NTLMSSP CHAL
   });
 
   afterAll(() => {
-    if (smbd?.pid !== undefined) {
-      try {
-        process.kill(-smbd.pid, "SIGTERM");
-      } catch {
-        // already gone
-      }
-    }
+    samba?.stop();
     tmp.cleanup();
   });
 

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HostCheckReport } from "../../src/checks/index.js";
 import { scratchDir } from "../helpers/cli.js";
-import { Netns, missingTools, waitUntil } from "./netns.js";
+import { waitFor } from "../helpers/net.js";
+import { Netns, missingTools } from "./netns.js";
 
 /**
  * impacket's smbserver.py as a second real SMB server (lab-and-peers.md §3): with -smb2support
@@ -48,7 +49,7 @@ describe.skipIf(missing !== null)("impacket smbserver.py", () => {
       ]);
     server(WITH_SMB2, true);
     server(SMB1_ONLY, false);
-    await waitUntil(
+    await waitFor(
       () => ns.accepts(WITH_SMB2, 445) && ns.accepts(SMB1_ONLY, 445),
       "smbserver.py to listen",
     );

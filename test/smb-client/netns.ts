@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { BIN, IS_ROOT, ROOT, type CliResult } from "../helpers/cli.js";
+import { TSHARK, captured as capturedOn } from "../helpers/tshark.js";
 
 /**
  * A network namespace of the test's own, with only loopback up: real SMB peers (Samba, impacket)
@@ -121,70 +122,12 @@ export class Netns {
   }
 }
 
-export async function waitUntil(
-  check: () => boolean | Promise<boolean>,
-  what: string,
-  ms = 15_000,
-): Promise<void> {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-/**
- * tshark capturing inside the namespace into `file` while `action` runs; stopped (SIGINT) after
- * a short grace period so the last segments are written.
- */
-export async function captured<T>(
+/** tshark capturing inside the namespace into `file` while `action` runs (helpers/tshark.ts). */
+export function captured<T>(
   ns: Netns,
   file: string,
   filter: string,
   action: () => Promise<T>,
 ): Promise<T> {
-  const tshark = ns.spawn("/usr/bin/tshark", ["-i", "lo", "-f", filter, "-w", file], {
-    stdio: "pipe",
-  });
-  let err = "";
-  tshark.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-  await waitUntil(() => err.includes("Capturing on"), "tshark to start capturing");
-  const result = await action();
-  await new Promise((r) => setTimeout(r, 500));
-  const exited = new Promise((r) => tshark.once("exit", r));
-  if (tshark.pid !== undefined) process.kill(-tshark.pid, "SIGINT");
-  await exited;
-  return result;
-}
-
-/** tshark -T fields over a capture file: one list of fields per matching packet. */
-export function tsharkFields(
-  file: string,
-  filter: string,
-  fields: readonly string[],
-  decodeAs: readonly string[] = [],
-): string[][] {
-  const out = execFileSync(
-    "/usr/bin/tshark",
-    [
-      "-r",
-      file,
-      ...decodeAs.flatMap((d) => ["-d", d]),
-      "-Y",
-      filter,
-      "-T",
-      "fields",
-      "-E",
-      "occurrence=a",
-      "-E",
-      "separator=\t",
-      ...fields.flatMap((f) => ["-e", f]),
-    ],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] },
-  );
-  return out
-    .split("\n")
-    .filter((line) => line.trim() !== "")
-    .map((line) => line.split("\t"));
+  return capturedOn(file, filter, action, (args) => ns.spawn(TSHARK, args, { stdio: "pipe" }));
 }

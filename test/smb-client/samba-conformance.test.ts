@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HostCheckReport } from "../../src/checks/index.js";
@@ -6,7 +6,10 @@ import type { EndpointDump } from "../../src/rpc/index.js";
 import { printable } from "../../src/cli/smb-output.js";
 import type { SmbFingerprint } from "../../src/smb/fingerprint.js";
 import { ROOT, scratchDir, type CliResult } from "../helpers/cli.js";
-import { Netns, captured, missingTools, tsharkFields, waitUntil } from "./netns.js";
+import { waitFor } from "../helpers/net.js";
+import { SAMBA_DAEMONS, sambaMissing, startSamba } from "../helpers/samba.js";
+import { TSHARK, tsharkFields } from "../helpers/tshark.js";
+import { IP, Netns, captured } from "./netns.js";
 
 /**
  * Conformance of the SMB client, the fingerprint, the SMB checks and the named-pipe transport
@@ -17,57 +20,13 @@ import { Netns, captured, missingTools, tsharkFields, waitUntil } from "./netns.
  * which must dissect every packet ringfence sends without a malformed-packet error.
  */
 
-const SMBD = "/usr/sbin/smbd";
-const NMBD = "/usr/sbin/nmbd";
-const DCERPCD = "/usr/libexec/samba/samba-dcerpcd";
+const SMBD = SAMBA_DAEMONS.smbd;
 const NMAP = "/usr/bin/nmap";
 const NMBLOOKUP = "/usr/bin/nmblookup";
-const TSHARK = "/usr/bin/tshark";
 const ADDRESS = "127.0.0.2";
 
-const missing = missingTools([SMBD, NMBD, DCERPCD, NMAP, NMBLOOKUP, TSHARK]);
+const missing = sambaMissing(["samba-dcerpcd", "smbd", "nmbd"], [IP, NMAP, NMBLOOKUP, TSHARK]);
 if (missing !== null) console.warn(`skipping the Samba SMB conformance test: ${missing}`);
-
-/**
- * The server's configuration, the fingerprint's first oracle. `local master = no`: nmbd never
- * becomes the browse master, so its NBSTAT names do not change while the test runs.
- */
-function smbConf(dir: string): string {
-  return `[global]
-  workgroup = LABGROUP
-  netbios name = LABSMB
-  server string = ringfence lab smb peer
-  server role = standalone server
-  interfaces = ${ADDRESS}/8
-  bind interfaces only = yes
-  smb ports = 445 139
-  disable netbios = no
-  local master = no
-  preferred master = no
-  domain master = no
-  map to guest = Bad User
-  guest account = nobody
-  security = user
-  pid directory = ${dir}/pid
-  lock directory = ${dir}/lock
-  state directory = ${dir}/state
-  cache directory = ${dir}/cache
-  private dir = ${dir}/private
-  ncalrpc dir = ${dir}/ncalrpc
-  log file = ${dir}/log/%m.log
-  log level = 1
-  load printers = no
-  printing = bsd
-  printcap name = /dev/null
-  disable spoolss = yes
-  server min protocol = NT1
-  rpc start on demand helpers = no
-[public]
-  path = ${dir}/share
-  read only = yes
-  guest ok = yes
-`;
-}
 
 interface CheckJson {
   readonly hosts: readonly HostCheckReport[];
@@ -128,30 +87,19 @@ describe.skipIf(missing !== null)(
 
     beforeAll(async () => {
       ns.create();
-      const dir = join(tmp.dir, "samba");
-      for (const sub of ["pid", "lock", "state", "cache", "private", "ncalrpc", "log", "share"]) {
-        mkdirSync(join(dir, sub), { recursive: true });
-      }
-      const conf = join(dir, "smb.conf");
-      writeFileSync(conf, smbConf(dir));
       writeFileSync(scopeFile, `name: samba-peer\nallow: [${ADDRESS}]\n`);
-      const common = [
-        "-F",
-        "--no-process-group",
-        `--configfile=${conf}`,
-        "--debug-stdout",
-        "-d",
-        "0",
-      ];
-      ns.spawn(DCERPCD, ["--libexec-rpcds", ...common]);
-      ns.spawn(SMBD, common);
-      ns.spawn(NMBD, common);
+      // The server's configuration, the fingerprint's first oracle. `local master = no`: nmbd
+      // never becomes the browse master, so its NBSTAT names do not change while the test runs.
+      await startSamba({
+        dir: tmp.dir,
+        daemons: ["samba-dcerpcd", "smbd", "nmbd"],
+        candidates: [ADDRESS],
+        ports: [135, 139, 445],
+        global: { "local master": "no", "preferred master": "no", "domain master": "no" },
+        place: ns,
+      });
       smbdVersion = ns.run(SMBD, ["--version"]).trim();
-      await waitUntil(
-        () => [135, 139, 445].every((p) => ns.accepts(ADDRESS, p)),
-        `Samba on ${ADDRESS}:135/139/445`,
-      );
-      await waitUntil(
+      await waitFor(
         () => /LABSMB\s+<20>/.test(ns.run(NMBLOOKUP, ["-A", ADDRESS], { allowFail: true })),
         "nmbd to register its names",
       );

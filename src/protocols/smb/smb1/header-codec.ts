@@ -440,6 +440,44 @@ export function checkWordCount(
   );
 }
 
+/** A command's block, its WordCount checked, with a reader over its parameter words. */
+export interface Smb1OpenBlock {
+  readonly header: Smb1Header;
+  readonly block: Smb1Block;
+  readonly r: ByteReader;
+}
+
+/**
+ * `findSmb1Block`, then `checkWordCount` against `wordCounts` (naming the issue `what`), then a
+ * `wordsReader` over the block. Never throws.
+ */
+export function readSmb1Block(
+  message: Uint8Array,
+  command: number,
+  direction: "request" | "response",
+  wordCounts: readonly number[],
+  what: string,
+): Smb1OpenBlock | DecodeIssue {
+  const found = findSmb1Block(message, command, direction);
+  if (isDecodeIssue(found)) return found;
+  const bad = checkWordCount(found.block, wordCounts, what);
+  if (bad !== null) return bad;
+  return { ...found, r: wordsReader(message, found.block) };
+}
+
+/**
+ * Writes a 16-bit Offset word (ParameterOffset, DataOffset) as 0 and returns the function that
+ * fills it in, from the data callback of `writeSmb1Message` once the place is known.
+ */
+export function reserveOffset(w: ByteWriter, what: string): (offset: number) => void {
+  const at = w.offset;
+  w.u16(0, what);
+  return (offset) => {
+    if (offset > 0xffff) throw new RangeError(`${what} ${offset} does not fit in 16 bits`);
+    w.patchU16(at, offset, what);
+  };
+}
+
 /**
  * Write an SMB_STRING into SMB_Data: in Unicode, first a pad byte if needed so the string starts
  * on an even offset from the SMB header (MS-CIFS §2.2.1.1), then the string and its terminator.

@@ -8,9 +8,9 @@ import {
   checkWordCount,
   findSmb1Block,
   isUnicode,
+  readSmb1Block,
   smb1Header,
   smb1ResponseHeader,
-  wordsReader,
   writeSmb1Message,
   type Smb1Decoded,
   type Smb1HeaderInit,
@@ -209,12 +209,15 @@ export function encodeSmb1NegotiateResponse(
 export function decodeSmb1NegotiateResponse(
   message: Uint8Array,
 ): Smb1Decoded<Smb1NegotiateResponse> | DecodeIssue {
-  const found = findSmb1Block(message, SMB1_COMMAND.NEGOTIATE, "response");
-  if (isDecodeIssue(found)) return found;
-  const { header, block } = found;
-  const bad = checkWordCount(block, [1, 13, 17], "negotiate-response");
-  if (bad !== null) return bad;
-  const r = wordsReader(message, block);
+  const opened = readSmb1Block(
+    message,
+    SMB1_COMMAND.NEGOTIATE,
+    "response",
+    [1, 13, 17],
+    "negotiate-response",
+  );
+  if (isDecodeIssue(opened)) return opened;
+  const { header, block, r } = opened;
   const dialectIndex = r.u16("DialectIndex");
   if (block.wordCount === 1) return { header, form: "index-only", dialectIndex };
   if (block.wordCount === 13) {

@@ -2,12 +2,10 @@ import { isDecodeIssue, type DecodeIssue } from "../../netbios/decode-issue.js";
 import { decodeOem, decodeUtf16le, smbStringBytes } from "../strings.js";
 import {
   SMB1_COMMAND,
-  checkWordCount,
-  findSmb1Block,
   isUnicode,
+  readSmb1Block,
   smb1Header,
   smb1ResponseHeader,
-  wordsReader,
   writeNoAndX,
   writeSmb1Message,
   type Smb1Decoded,
@@ -129,12 +127,15 @@ export function encodeSmb1NtCreateRequest(
 export function decodeSmb1NtCreateRequest(
   message: Uint8Array,
 ): Smb1Decoded<Smb1NtCreateRequest> | DecodeIssue {
-  const found = findSmb1Block(message, SMB1_COMMAND.NT_CREATE_ANDX, "request");
-  if (isDecodeIssue(found)) return found;
-  const { header, block } = found;
-  const bad = checkWordCount(block, [24], "nt-create-request");
-  if (bad !== null) return bad;
-  const r = wordsReader(message, block);
+  const opened = readSmb1Block(
+    message,
+    SMB1_COMMAND.NT_CREATE_ANDX,
+    "request",
+    [24],
+    "nt-create-request",
+  );
+  if (isDecodeIssue(opened)) return opened;
+  const { header, block, r } = opened;
   r.skip(5, "AndX + Reserved");
   const nameLength = r.u16("NameLength");
   const fields = {
@@ -198,12 +199,15 @@ export function encodeSmb1NtCreateResponse(
 export function decodeSmb1NtCreateResponse(
   message: Uint8Array,
 ): Smb1Decoded<Smb1NtCreateResponse> | DecodeIssue {
-  const found = findSmb1Block(message, SMB1_COMMAND.NT_CREATE_ANDX, "response");
-  if (isDecodeIssue(found)) return found;
-  const { header, block } = found;
-  const bad = checkWordCount(block, [34, 42], "nt-create-response");
-  if (bad !== null) return bad;
-  const r = wordsReader(message, block);
+  const opened = readSmb1Block(
+    message,
+    SMB1_COMMAND.NT_CREATE_ANDX,
+    "response",
+    [34, 42],
+    "nt-create-response",
+  );
+  if (isDecodeIssue(opened)) return opened;
+  const { header, r } = opened;
   r.skip(4, "AndX");
   const value = {
     header,

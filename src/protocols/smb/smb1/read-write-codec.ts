@@ -5,9 +5,10 @@ import {
   SMB1_HEADER_LENGTH,
   checkWordCount,
   findSmb1Block,
+  readSmb1Block,
+  reserveOffset,
   smb1Header,
   smb1ResponseHeader,
-  wordsReader,
   writeNoAndX,
   writeSmb1Message,
   type Smb1Decoded,
@@ -82,6 +83,21 @@ export interface Smb1CloseRequest {
   readonly lastTimeModified: number;
 }
 
+/**
+ * READ_ANDX response and WRITE_ANDX request data: DataLength (+ DataLengthHigh << 16) bytes at
+ * DataOffset, inside the message and past the header; `fieldAt` places an issue.
+ */
+function dataAt(
+  message: Uint8Array,
+  dataOffset: number,
+  dataLength: number,
+  dataLengthHigh: number,
+  fieldAt: number,
+): Uint8Array | DecodeIssue {
+  const length = dataLength + dataLengthHigh * 0x10000;
+  return bufferAt(message, dataOffset, length, "data", fieldAt, SMB1_HEADER_LENGTH);
+}
+
 export function encodeSmb1ReadRequest(
   request: Smb1ReadRequest,
   header: Smb1HeaderInit = {},
@@ -105,12 +121,15 @@ export function encodeSmb1ReadRequest(
 export function decodeSmb1ReadRequest(
   message: Uint8Array,
 ): Smb1Decoded<Smb1ReadRequest> | DecodeIssue {
-  const found = findSmb1Block(message, SMB1_COMMAND.READ_ANDX, "request");
-  if (isDecodeIssue(found)) return found;
-  const { header, block } = found;
-  const bad = checkWordCount(block, [10, 12], "read-request");
-  if (bad !== null) return bad;
-  const r = wordsReader(message, block);
+  const opened = readSmb1Block(
+    message,
+    SMB1_COMMAND.READ_ANDX,
+    "request",
+    [10, 12],
+    "read-request",
+  );
+  if (isDecodeIssue(opened)) return opened;
+  const { header, block, r } = opened;
   r.skip(4, "AndX");
   const value = {
     header,
@@ -130,9 +149,8 @@ export function encodeSmb1ReadResponse(
   header: Smb1HeaderInit = {},
 ): Uint8Array {
   if (response.data.length > 0xffffffff) throw new RangeError("DataLength exceeds 32 bits");
-  let dataOffsetAt = 0;
-  let dataOffset = 0;
-  const message = writeSmb1Message(
+  let setDataOffset: (offset: number) => void = () => undefined;
+  return writeSmb1Message(
     smb1ResponseHeader(SMB1_COMMAND.READ_ANDX, header),
     (w) => {
       writeNoAndX(w);
@@ -140,35 +158,25 @@ export function encodeSmb1ReadResponse(
       w.u16(response.dataCompactionMode, "DataCompactionMode");
       w.u16(0, "Reserved1");
       w.u16(response.data.length & 0xffff, "DataLength");
-      dataOffsetAt = w.offset;
-      w.u16(0, "DataOffset");
+      setDataOffset = reserveOffset(w, "DataOffset");
       w.u16(Math.floor(response.data.length / 0x10000), "DataLengthHigh");
       w.zeros(8); // Reserved2
     },
     (w) => {
       w.align(2); // the pad byte: DataOffset 60
-      dataOffset = w.offset;
+      setDataOffset(w.offset);
       w.bytes(response.data);
     },
   );
-  new DataView(message.buffer, message.byteOffset, message.byteLength).setUint16(
-    dataOffsetAt,
-    dataOffset,
-    true,
-  );
-  return message;
 }
 
 /** Data is cut by DataOffset and DataLength (+ DataLengthHigh) inside the message. Never throws. */
 export function decodeSmb1ReadResponse(
   message: Uint8Array,
 ): Smb1Decoded<Smb1ReadResponse> | DecodeIssue {
-  const found = findSmb1Block(message, SMB1_COMMAND.READ_ANDX, "response");
-  if (isDecodeIssue(found)) return found;
-  const { header, block } = found;
-  const bad = checkWordCount(block, [12], "read-response");
-  if (bad !== null) return bad;
-  const r = wordsReader(message, block);
+  const opened = readSmb1Block(message, SMB1_COMMAND.READ_ANDX, "response", [12], "read-response");
+  if (isDecodeIssue(opened)) return opened;
+  const { header, block, r } = opened;
   r.skip(4, "AndX");
   const available = r.u16("Available");
   const dataCompactionMode = r.u16("DataCompactionMode");
@@ -177,14 +185,7 @@ export function decodeSmb1ReadResponse(
   const dataOffset = r.u16("DataOffset");
   const dataLengthHigh = r.u16("DataLengthHigh");
   if (r.issue !== undefined) return r.issue;
-  const data = bufferAt(
-    message,
-    dataOffset,
-    dataLength + dataLengthHigh * 0x10000,
-    "data",
-    block.wordsOffset + 10,
-    SMB1_HEADER_LENGTH,
-  );
+  const data = dataAt(message, dataOffset, dataLength, dataLengthHigh, block.wordsOffset + 10);
   if (isDecodeIssue(data)) return data;
   return { header, available, dataCompactionMode, data };
 }
@@ -194,9 +195,8 @@ export function encodeSmb1WriteRequest(
   header: Smb1HeaderInit = {},
 ): Uint8Array {
   if (request.data.length > 0xffffffff) throw new RangeError("DataLength exceeds 32 bits");
-  let dataOffsetAt = 0;
-  let dataOffset = 0;
-  const message = writeSmb1Message(
+  let setDataOffset: (offset: number) => void = () => undefined;
+  return writeSmb1Message(
     smb1Header(SMB1_COMMAND.WRITE_ANDX, header),
     (w) => {
       writeNoAndX(w);
@@ -207,34 +207,30 @@ export function encodeSmb1WriteRequest(
       w.u16(request.remaining, "Remaining");
       w.u16(Math.floor(request.data.length / 0x10000), "DataLengthHigh");
       w.u16(request.data.length & 0xffff, "DataLength");
-      dataOffsetAt = w.offset;
-      w.u16(0, "DataOffset");
+      setDataOffset = reserveOffset(w, "DataOffset");
       if (request.offsetHigh !== null) w.u32(request.offsetHigh, "OffsetHigh");
     },
     (w) => {
       w.align(2); // the pad byte: DataOffset 60 (WordCount 12) or 64 (WordCount 14)
-      dataOffset = w.offset;
+      setDataOffset(w.offset);
       w.bytes(request.data);
     },
   );
-  new DataView(message.buffer, message.byteOffset, message.byteLength).setUint16(
-    dataOffsetAt,
-    dataOffset,
-    true,
-  );
-  return message;
 }
 
 /** For the lab's server. Never throws. */
 export function decodeSmb1WriteRequest(
   message: Uint8Array,
 ): Smb1Decoded<Smb1WriteRequest> | DecodeIssue {
-  const found = findSmb1Block(message, SMB1_COMMAND.WRITE_ANDX, "request");
-  if (isDecodeIssue(found)) return found;
-  const { header, block } = found;
-  const bad = checkWordCount(block, [12, 14], "write-request");
-  if (bad !== null) return bad;
-  const r = wordsReader(message, block);
+  const opened = readSmb1Block(
+    message,
+    SMB1_COMMAND.WRITE_ANDX,
+    "request",
+    [12, 14],
+    "write-request",
+  );
+  if (isDecodeIssue(opened)) return opened;
+  const { header, block, r } = opened;
   r.skip(4, "AndX");
   const fid = r.u16("FID");
   const offset = r.u32("Offset");
@@ -247,14 +243,7 @@ export function decodeSmb1WriteRequest(
   const dataOffset = r.u16("DataOffset");
   const offsetHigh = block.wordCount === 14 ? r.u32("OffsetHigh") : null;
   if (r.issue !== undefined) return r.issue;
-  const data = bufferAt(
-    message,
-    dataOffset,
-    dataLength + dataLengthHigh * 0x10000,
-    "data",
-    dataOffsetField,
-    SMB1_HEADER_LENGTH,
-  );
+  const data = dataAt(message, dataOffset, dataLength, dataLengthHigh, dataOffsetField);
   if (isDecodeIssue(data)) return data;
   return { header, fid, offset, offsetHigh, timeout, writeMode, remaining, data };
 }
@@ -282,12 +271,9 @@ export function encodeSmb1WriteResponse(
 export function decodeSmb1WriteResponse(
   message: Uint8Array,
 ): Smb1Decoded<Smb1WriteResponse> | DecodeIssue {
-  const found = findSmb1Block(message, SMB1_COMMAND.WRITE_ANDX, "response");
-  if (isDecodeIssue(found)) return found;
-  const { header, block } = found;
-  const bad = checkWordCount(block, [6], "write-response");
-  if (bad !== null) return bad;
-  const r = wordsReader(message, block);
+  const opened = readSmb1Block(message, SMB1_COMMAND.WRITE_ANDX, "response", [6], "write-response");
+  if (isDecodeIssue(opened)) return opened;
+  const { header, r } = opened;
   r.skip(4, "AndX");
   const count = r.u16("Count");
   const available = r.u16("Available");
@@ -312,12 +298,9 @@ export function encodeSmb1CloseRequest(
 export function decodeSmb1CloseRequest(
   message: Uint8Array,
 ): Smb1Decoded<Smb1CloseRequest> | DecodeIssue {
-  const found = findSmb1Block(message, SMB1_COMMAND.CLOSE, "request");
-  if (isDecodeIssue(found)) return found;
-  const { header, block } = found;
-  const bad = checkWordCount(block, [3], "close-request");
-  if (bad !== null) return bad;
-  const r = wordsReader(message, block);
+  const opened = readSmb1Block(message, SMB1_COMMAND.CLOSE, "request", [3], "close-request");
+  if (isDecodeIssue(opened)) return opened;
+  const { header, r } = opened;
   return r.result({ header, fid: r.u16("FID"), lastTimeModified: r.u32("LastTimeModified") });
 }
 

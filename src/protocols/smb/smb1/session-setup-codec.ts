@@ -1,17 +1,17 @@
 import { isDecodeIssue, type DecodeIssue } from "../../netbios/decode-issue.js";
 import { bufferAt } from "../byte-reader.js";
+import type { ByteWriter } from "../byte-writer.js";
 import {
   SMB1_COMMAND,
-  checkWordCount,
-  findSmb1Block,
   isUnicode,
+  readSmb1Block,
   readSmbString,
   smb1Header,
   smb1ResponseHeader,
-  wordsReader,
   writeNoAndX,
   writeSmb1Message,
   writeSmbString,
+  type Smb1Block,
   type Smb1Decoded,
   type Smb1HeaderInit,
 } from "./header-codec.js";
@@ -81,6 +81,40 @@ export type Smb1SessionSetupResponse =
       readonly primaryDomain: string;
     };
 
+interface NativeNames {
+  readonly nativeOs: string;
+  readonly nativeLanMan: string;
+}
+
+/** NativeOS then NativeLanMan, the two strings every form of either message carries. */
+function writeNativeNames(w: ByteWriter, names: NativeNames, unicode: boolean): void {
+  writeSmbString(w, names.nativeOs, unicode, "NativeOS");
+  writeSmbString(w, names.nativeLanMan, unicode, "NativeLanMan");
+}
+
+function readNativeNames(
+  message: Uint8Array,
+  at: number,
+  end: number,
+  unicode: boolean,
+): NativeNames & { readonly next: number } {
+  const os = readSmbString(message, at, end, unicode);
+  const lanMan = readSmbString(message, os.next, end, unicode);
+  return { nativeOs: os.text, nativeLanMan: lanMan.text, next: lanMan.next };
+}
+
+/** `length` bytes at `at`, inside the block's SMB_Data; an issue names the block. */
+function bytesIn(
+  message: Uint8Array,
+  block: Smb1Block,
+  at: number,
+  length: number,
+  what: string,
+): Uint8Array | DecodeIssue {
+  const end = block.bytesOffset + block.byteCount;
+  return bufferAt(message, at, length, what, block.offset, 0, end);
+}
+
 export function encodeSmb1SessionSetupRequest(
   request: Smb1SessionSetupRequest,
   header: Smb1HeaderInit = {},
@@ -112,8 +146,7 @@ export function encodeSmb1SessionSetupRequest(
       } else {
         w.bytes(request.securityBlob);
       }
-      writeSmbString(w, request.nativeOs, unicode, "NativeOS");
-      writeSmbString(w, request.nativeLanMan, unicode, "NativeLanMan");
+      writeNativeNames(w, request, unicode);
     },
   );
 }
@@ -122,13 +155,16 @@ export function encodeSmb1SessionSetupRequest(
 export function decodeSmb1SessionSetupRequest(
   message: Uint8Array,
 ): Smb1Decoded<Smb1SessionSetupRequest> | DecodeIssue {
-  const found = findSmb1Block(message, SMB1_COMMAND.SESSION_SETUP_ANDX, "request");
-  if (isDecodeIssue(found)) return found;
-  const { header, block } = found;
-  const bad = checkWordCount(block, [12, 13], "session-setup-request");
-  if (bad !== null) return bad;
+  const opened = readSmb1Block(
+    message,
+    SMB1_COMMAND.SESSION_SETUP_ANDX,
+    "request",
+    [12, 13],
+    "session-setup-request",
+  );
+  if (isDecodeIssue(opened)) return opened;
+  const { header, block, r } = opened;
   const unicode = isUnicode(header);
-  const r = wordsReader(message, block);
   r.skip(4, "AndX");
   const common = {
     maxBufferSize: r.u16("MaxBufferSize"),
@@ -143,24 +179,14 @@ export function decodeSmb1SessionSetupRequest(
     r.skip(4, "Reserved");
     const capabilities = r.u32("Capabilities");
     if (r.issue !== undefined) return r.issue;
-    const oemPassword = bufferAt(
-      message,
-      block.bytesOffset,
-      oemLength,
-      "OEMPassword",
-      block.offset,
-      0,
-      end,
-    );
+    const oemPassword = bytesIn(message, block, block.bytesOffset, oemLength, "OEMPassword");
     if (isDecodeIssue(oemPassword)) return oemPassword;
-    const unicodePassword = bufferAt(
+    const unicodePassword = bytesIn(
       message,
+      block,
       block.bytesOffset + oemLength,
       unicodeLength,
       "UnicodePassword",
-      block.offset,
-      0,
-      end,
     );
     if (isDecodeIssue(unicodePassword)) return unicodePassword;
     const account = readSmbString(
@@ -170,8 +196,7 @@ export function decodeSmb1SessionSetupRequest(
       unicode,
     );
     const domain = readSmbString(message, account.next, end, unicode);
-    const os = readSmbString(message, domain.next, end, unicode);
-    const lanMan = readSmbString(message, os.next, end, unicode);
+    const names = readNativeNames(message, domain.next, end, unicode);
     return {
       header,
       form: "basic",
@@ -181,34 +206,25 @@ export function decodeSmb1SessionSetupRequest(
       unicodePassword,
       accountName: account.text,
       primaryDomain: domain.text,
-      nativeOs: os.text,
-      nativeLanMan: lanMan.text,
+      nativeOs: names.nativeOs,
+      nativeLanMan: names.nativeLanMan,
     };
   }
   const blobLength = r.u16("SecurityBlobLength");
   r.skip(4, "Reserved");
   const capabilities = r.u32("Capabilities");
   if (r.issue !== undefined) return r.issue;
-  const securityBlob = bufferAt(
-    message,
-    block.bytesOffset,
-    blobLength,
-    "SecurityBlob",
-    block.offset,
-    0,
-    end,
-  );
+  const securityBlob = bytesIn(message, block, block.bytesOffset, blobLength, "SecurityBlob");
   if (isDecodeIssue(securityBlob)) return securityBlob;
-  const os = readSmbString(message, block.bytesOffset + blobLength, end, unicode);
-  const lanMan = readSmbString(message, os.next, end, unicode);
+  const names = readNativeNames(message, block.bytesOffset + blobLength, end, unicode);
   return {
     header,
     form: "extended",
     ...common,
     capabilities,
     securityBlob,
-    nativeOs: os.text,
-    nativeLanMan: lanMan.text,
+    nativeOs: names.nativeOs,
+    nativeLanMan: names.nativeLanMan,
   };
 }
 
@@ -228,8 +244,7 @@ export function encodeSmb1SessionSetupResponse(
     },
     (w) => {
       if (response.form === "extended") w.bytes(response.securityBlob);
-      writeSmbString(w, response.nativeOs, unicode, "NativeOS");
-      writeSmbString(w, response.nativeLanMan, unicode, "NativeLanMan");
+      writeNativeNames(w, response, unicode);
       writeSmbString(w, response.primaryDomain, unicode, "PrimaryDomain");
     },
   );
@@ -243,32 +258,30 @@ export function encodeSmb1SessionSetupResponse(
 export function decodeSmb1SessionSetupResponse(
   message: Uint8Array,
 ): Smb1Decoded<Smb1SessionSetupResponse> | DecodeIssue {
-  const found = findSmb1Block(message, SMB1_COMMAND.SESSION_SETUP_ANDX, "response");
-  if (isDecodeIssue(found)) return found;
-  const { header, block } = found;
-  const bad = checkWordCount(block, [3, 4], "session-setup-response");
-  if (bad !== null) return bad;
+  const opened = readSmb1Block(
+    message,
+    SMB1_COMMAND.SESSION_SETUP_ANDX,
+    "response",
+    [3, 4],
+    "session-setup-response",
+  );
+  if (isDecodeIssue(opened)) return opened;
+  const { header, block, r } = opened;
   const unicode = isUnicode(header);
-  const r = wordsReader(message, block);
   r.skip(4, "AndX");
   const action = r.u16("Action");
   const blobLength = block.wordCount === 4 ? r.u16("SecurityBlobLength") : 0;
   if (r.issue !== undefined) return r.issue;
   const end = block.bytesOffset + block.byteCount;
-  const securityBlob = bufferAt(
-    message,
-    block.bytesOffset,
-    blobLength,
-    "SecurityBlob",
-    block.offset,
-    0,
-    end,
-  );
+  const securityBlob = bytesIn(message, block, block.bytesOffset, blobLength, "SecurityBlob");
   if (isDecodeIssue(securityBlob)) return securityBlob;
-  const os = readSmbString(message, block.bytesOffset + blobLength, end, unicode);
-  const lanMan = readSmbString(message, os.next, end, unicode);
-  const domain = readSmbString(message, lanMan.next, end, unicode);
-  const strings = { nativeOs: os.text, nativeLanMan: lanMan.text, primaryDomain: domain.text };
+  const names = readNativeNames(message, block.bytesOffset + blobLength, end, unicode);
+  const domain = readSmbString(message, names.next, end, unicode);
+  const strings = {
+    nativeOs: names.nativeOs,
+    nativeLanMan: names.nativeLanMan,
+    primaryDomain: domain.text,
+  };
   return block.wordCount === 4
     ? { header, form: "extended", action, securityBlob, ...strings }
     : { header, form: "basic", action, ...strings };

@@ -1,5 +1,5 @@
 import { decodeIssue, isDecodeIssue, type DecodeIssue } from "../../netbios/decode-issue.js";
-import { bufferAt } from "../byte-reader.js";
+import { bufferAt, type ByteReader } from "../byte-reader.js";
 import type { ByteWriter } from "../byte-writer.js";
 import {
   SMB1_COMMAND,
@@ -7,6 +7,7 @@ import {
   findSmb1Block,
   isUnicode,
   readSmbString,
+  reserveOffset,
   smb1Header,
   smb1ResponseHeader,
   wordsReader,
@@ -209,19 +210,32 @@ function writeSetup(w: ByteWriter, setup: readonly number[]): void {
   for (const word of setup) w.u16(word, "Setup");
 }
 
-/** Pad1 + parameters + Pad2 + data by the rule above; returns the two offsets. */
+/** ParameterOffset and DataOffset, written as 0 and filled in by `writeParametersAndData`. */
+interface SectionOffsets {
+  readonly parameterOffset: (offset: number) => void;
+  readonly dataOffset: (offset: number) => void;
+}
+
+const NO_OFFSETS: SectionOffsets = {
+  parameterOffset: () => undefined,
+  dataOffset: () => undefined,
+};
+
+/** Pad1 + parameters + Pad2 + data by the rule above, filling in the two offsets. */
 function writeParametersAndData(
   w: ByteWriter,
+  offsets: SectionOffsets,
   parameters: Uint8Array,
   data: Uint8Array,
-): { parameterOffset: number; dataOffset: number } {
+): void {
   if (parameters.length > 0 || data.length > 0) w.align(4);
   const parameterOffset = w.offset;
   w.bytes(parameters);
   if (data.length > 0) w.align(4);
   const dataOffset = w.offset;
   w.bytes(data);
-  return { parameterOffset, dataOffset };
+  offsets.parameterOffset(parameterOffset);
+  offsets.dataOffset(dataOffset);
 }
 
 function encodeRequest(
@@ -230,10 +244,8 @@ function encodeRequest(
   name: string | null,
 ): Uint8Array {
   if (request.setup.length > 0xff) throw new RangeError("at most 255 setup words");
-  let parameterOffsetAt = 0;
-  let dataOffsetAt = 0;
-  let offsets = { parameterOffset: 0, dataOffset: 0 };
-  const message = writeSmb1Message(
+  let offsets = NO_OFFSETS;
+  return writeSmb1Message(
     h,
     (w) => {
       w.u16(request.parameters.length, "TotalParameterCount");
@@ -246,62 +258,40 @@ function encodeRequest(
       w.u32(request.timeout, "Timeout");
       w.u16(0, "Reserved2");
       w.u16(request.parameters.length, "ParameterCount");
-      parameterOffsetAt = w.offset;
-      w.u16(0, "ParameterOffset");
+      const parameterOffset = reserveOffset(w, "ParameterOffset");
       w.u16(request.data.length, "DataCount");
-      dataOffsetAt = w.offset;
-      w.u16(0, "DataOffset");
+      offsets = { parameterOffset, dataOffset: reserveOffset(w, "DataOffset") };
       writeSetup(w, request.setup);
     },
     (w) => {
       if (name === null) w.u8(0, "Name");
       else writeSmbString(w, name, isUnicode(h), "Name");
-      offsets = writeParametersAndData(w, request.parameters, request.data);
+      writeParametersAndData(w, offsets, request.parameters, request.data);
     },
   );
-  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
-  checkOffset(offsets.parameterOffset, "ParameterOffset");
-  checkOffset(offsets.dataOffset, "DataOffset");
-  view.setUint16(parameterOffsetAt, offsets.parameterOffset, true);
-  view.setUint16(dataOffsetAt, offsets.dataOffset, true);
-  return message;
 }
 
 function encodeResponse(h: Smb1Header, response: Smb1TransactionResponse): Uint8Array {
   if (response.setup.length > 0xff) throw new RangeError("at most 255 setup words");
-  let parameterOffsetAt = 0;
-  let dataOffsetAt = 0;
-  let offsets = { parameterOffset: 0, dataOffset: 0 };
-  const message = writeSmb1Message(
+  let offsets = NO_OFFSETS;
+  return writeSmb1Message(
     h,
     (w) => {
       w.u16(response.totalParameterCount, "TotalParameterCount");
       w.u16(response.totalDataCount, "TotalDataCount");
       w.u16(0, "Reserved1");
       w.u16(response.parameters.length, "ParameterCount");
-      parameterOffsetAt = w.offset;
-      w.u16(0, "ParameterOffset");
+      const parameterOffset = reserveOffset(w, "ParameterOffset");
       w.u16(response.parameterDisplacement, "ParameterDisplacement");
       w.u16(response.data.length, "DataCount");
-      dataOffsetAt = w.offset;
-      w.u16(0, "DataOffset");
+      offsets = { parameterOffset, dataOffset: reserveOffset(w, "DataOffset") };
       w.u16(response.dataDisplacement, "DataDisplacement");
       writeSetup(w, response.setup);
     },
     (w) => {
-      offsets = writeParametersAndData(w, response.parameters, response.data);
+      writeParametersAndData(w, offsets, response.parameters, response.data);
     },
   );
-  const view = new DataView(message.buffer, message.byteOffset, message.byteLength);
-  checkOffset(offsets.parameterOffset, "ParameterOffset");
-  checkOffset(offsets.dataOffset, "DataOffset");
-  view.setUint16(parameterOffsetAt, offsets.parameterOffset, true);
-  view.setUint16(dataOffsetAt, offsets.dataOffset, true);
-  return message;
-}
-
-function checkOffset(offset: number, what: string): void {
-  if (offset > 0xffff) throw new RangeError(`${what} ${offset} does not fit in 16 bits`);
 }
 
 /** SetupCount must account for exactly the words past the fixed ones. */
@@ -345,22 +335,15 @@ function decodeRequest(
   const dataOffset = r.u16("DataOffset");
   const setupCount = r.u8("SetupCount");
   r.skip(1, "Reserved3");
-  if (r.issue !== undefined) {
-    return checkSetupCount(block, 14, 0, "transaction-request") ?? r.issue;
-  }
-  const bad = checkSetupCount(block, 14, setupCount, "transaction-request");
-  if (bad !== null) return bad;
-  const setup: number[] = [];
-  for (let i = 0; i < setupCount; i++) setup.push(r.u16("Setup"));
-  const sections = cutSections(
-    message,
-    block,
+  const rest = readSetupAndSections(message, block, r, 14, "transaction-request", {
+    setupCount,
     parameterOffset,
     parameterCount,
     dataOffset,
     dataCount,
-  );
-  if (isDecodeIssue(sections)) return sections;
+  });
+  if (isDecodeIssue(rest)) return rest;
+  const { setup, ...sections } = rest;
   const end = block.bytesOffset + block.byteCount;
   const name =
     command === SMB1_COMMAND.TRANSACTION
@@ -400,22 +383,15 @@ function decodeResponse(
   const dataDisplacement = r.u16("DataDisplacement");
   const setupCount = r.u8("SetupCount");
   r.skip(1, "Reserved2");
-  if (r.issue !== undefined) {
-    return checkSetupCount(block, 10, 0, "transaction-response") ?? r.issue;
-  }
-  const bad = checkSetupCount(block, 10, setupCount, "transaction-response");
-  if (bad !== null) return bad;
-  const setup: number[] = [];
-  for (let i = 0; i < setupCount; i++) setup.push(r.u16("Setup"));
-  const sections = cutSections(
-    message,
-    block,
+  const rest = readSetupAndSections(message, block, r, 10, "transaction-response", {
+    setupCount,
     parameterOffset,
     parameterCount,
     dataOffset,
     dataCount,
-  );
-  if (isDecodeIssue(sections)) return sections;
+  });
+  if (isDecodeIssue(rest)) return rest;
+  const { setup, ...sections } = rest;
   return r.result({
     header,
     totalParameterCount,
@@ -425,6 +401,41 @@ function decodeResponse(
     setup,
     ...sections,
   });
+}
+
+/**
+ * The words after the fixed ones: SetupCount must account for them exactly (checked against 0
+ * when the fixed words were cut short), then the Setup words, then the two sections.
+ */
+function readSetupAndSections(
+  message: Uint8Array,
+  block: Smb1Block,
+  r: ByteReader,
+  fixedWords: number,
+  what: string,
+  counts: {
+    setupCount: number;
+    parameterOffset: number;
+    parameterCount: number;
+    dataOffset: number;
+    dataCount: number;
+  },
+): { setup: number[]; parameters: Uint8Array; data: Uint8Array } | DecodeIssue {
+  if (r.issue !== undefined) return checkSetupCount(block, fixedWords, 0, what) ?? r.issue;
+  const bad = checkSetupCount(block, fixedWords, counts.setupCount, what);
+  if (bad !== null) return bad;
+  const setup: number[] = [];
+  for (let i = 0; i < counts.setupCount; i++) setup.push(r.u16("Setup"));
+  const sections = cutSections(
+    message,
+    block,
+    counts.parameterOffset,
+    counts.parameterCount,
+    counts.dataOffset,
+    counts.dataCount,
+  );
+  if (isDecodeIssue(sections)) return sections;
+  return { setup, ...sections };
 }
 
 /** Parameters and data by offset and count, each inside the message and past the header. */

@@ -3,13 +3,11 @@ import { bufferAt } from "../byte-reader.js";
 import { smbStringBytes } from "../strings.js";
 import {
   SMB1_COMMAND,
-  checkWordCount,
-  findSmb1Block,
   isUnicode,
+  readSmb1Block,
   readSmbString,
   smb1Header,
   smb1ResponseHeader,
-  wordsReader,
   writeNoAndX,
   writeSmb1Message,
   writeSmbString,
@@ -88,12 +86,15 @@ export function encodeSmb1TreeConnectRequest(
 export function decodeSmb1TreeConnectRequest(
   message: Uint8Array,
 ): Smb1Decoded<Smb1TreeConnectRequest> | DecodeIssue {
-  const found = findSmb1Block(message, SMB1_COMMAND.TREE_CONNECT_ANDX, "request");
-  if (isDecodeIssue(found)) return found;
-  const { header, block } = found;
-  const bad = checkWordCount(block, [4], "tree-connect-request");
-  if (bad !== null) return bad;
-  const r = wordsReader(message, block);
+  const opened = readSmb1Block(
+    message,
+    SMB1_COMMAND.TREE_CONNECT_ANDX,
+    "request",
+    [4],
+    "tree-connect-request",
+  );
+  if (isDecodeIssue(opened)) return opened;
+  const { header, block, r } = opened;
   r.skip(4, "AndX");
   const flags = r.u16("Flags");
   const passwordLength = r.u16("PasswordLength");
@@ -145,12 +146,15 @@ export function encodeSmb1TreeConnectResponse(
 export function decodeSmb1TreeConnectResponse(
   message: Uint8Array,
 ): Smb1Decoded<Smb1TreeConnectResponse> | DecodeIssue {
-  const found = findSmb1Block(message, SMB1_COMMAND.TREE_CONNECT_ANDX, "response");
-  if (isDecodeIssue(found)) return found;
-  const { header, block } = found;
-  const bad = checkWordCount(block, [3, 7], "tree-connect-response");
-  if (bad !== null) return bad;
-  const r = wordsReader(message, block);
+  const opened = readSmb1Block(
+    message,
+    SMB1_COMMAND.TREE_CONNECT_ANDX,
+    "response",
+    [3, 7],
+    "tree-connect-response",
+  );
+  if (isDecodeIssue(opened)) return opened;
+  const { header, block, r } = opened;
   r.skip(4, "AndX");
   const optionalSupport = r.u16("OptionalSupport");
   const extended = block.wordCount === 7;
