@@ -143,7 +143,10 @@ export function registerScanCommand(program: Command): void {
       "safe",
     )
     .addOption(
-      new Option("--check-timeout <duration>", "per-connection deadline of the checks (RPC and SMB)")
+      new Option(
+        "--check-timeout <duration>",
+        "per-connection deadline of the checks (RPC and SMB)",
+      )
         .argParser(parseDuration)
         .default(undefined, "5s"),
     )
