@@ -10,6 +10,13 @@ import {
   labDown,
   labStatus,
   labUp,
+  PERIMETER_CLIENTS,
+  PERIMETER_DEFAULT_HOSTS,
+  PERIMETER_INTERFACES,
+  PERIMETER_NAMESPACES,
+  perimeterDown,
+  perimeterFirewall,
+  perimeterUp,
   MAX_LAB_HOSTS,
   readGroundTruth,
   type LabLayout,
@@ -100,10 +107,19 @@ export function registerLabCommand(program: Command): void {
         "--workers <n>",
         "netns mode: accept worker processes sharing the listeners",
         parseCount(0, 16),
+      )
+      .addOption(
+        new Option(
+          "--topology <topology>",
+          `single: the simulated estate in one namespace; perimeter (root): namespaces ${Object.values(PERIMETER_NAMESPACES).join(", ")} with a real forwarding firewall (--hosts up to 16, default ${PERIMETER_DEFAULT_HOSTS})`,
+        )
+          .choices(["single", "perimeter"])
+          .default("single"),
       ),
   ).action(
     async (
       o: LabRefOptions & {
+        topology: "single" | "perimeter";
         hosts: number;
         seed: string;
         layout: LabLayout;
@@ -111,7 +127,25 @@ export function registerLabCommand(program: Command): void {
         portOffset?: number;
         workers?: number;
       },
+      command: Command,
     ) => {
+      if (o.topology === "perimeter") {
+        const hosts =
+          command.getOptionValueSource("hosts") === "default" ? PERIMETER_DEFAULT_HOSTS : o.hosts;
+        const perimeter = await perimeterUp({ hosts });
+        if (o.json) process.stdout.write(JSON.stringify(perimeter, null, 2) + "\n");
+        else
+          process.stdout.write(
+            [
+              `perimeter lab: ${perimeter.hosts.length} hosts at ${perimeter.hosts[0]!.address}-${perimeter.hosts.at(-1)!.address} in ${PERIMETER_NAMESPACES.dmz}`,
+              `  outside: ${PERIMETER_NAMESPACES.internet} (Internet ${PERIMETER_CLIENTS.internet}, management ${PERIMETER_CLIENTS.mgmt}); inside: ${PERIMETER_NAMESPACES.internal}`,
+              `  firewall: ${PERIMETER_NAMESPACES.firewall} (outside ${PERIMETER_INTERFACES.outside}, dmz ${PERIMETER_INTERFACES.dmz}), forwarding everything until \`ringfence lab firewall <file>\``,
+              `  scan it from outside: ip netns exec ${PERIMETER_NAMESPACES.internet} ringfence scan ${perimeter.hosts[0]!.address}-${perimeter.hosts.at(-1)!.address} --scope <file>`,
+              "",
+            ].join("\n"),
+          );
+        return;
+      }
       const state = await labUp({
         ...ref(o),
         hosts: o.hosts,
@@ -129,8 +163,26 @@ export function registerLabCommand(program: Command): void {
     },
   );
   refOptions(
-    lab.command("down").description("stop a lab and remove its namespace, firewall and files"),
-  ).action(async (o: LabRefOptions) => {
+    lab
+      .command("down")
+      .description("stop a lab and remove its namespace, firewall and files")
+      .addOption(
+        new Option("--topology <topology>", "perimeter: remove the perimeter lab's namespaces")
+          .choices(["single", "perimeter"])
+          .default("single"),
+      ),
+  ).action(async (o: LabRefOptions & { topology: "single" | "perimeter" }) => {
+    if (o.topology === "perimeter") {
+      const { removed } = await perimeterDown();
+      if (o.json) process.stdout.write(JSON.stringify({ removed }) + "\n");
+      else
+        process.stdout.write(
+          removed.length > 0
+            ? `perimeter lab is down (removed ${removed.join(", ")})\n`
+            : "perimeter lab was not up\n",
+        );
+      return;
+    }
     const result = await labDown(ref(o));
     if (o.json) process.stdout.write(JSON.stringify(result) + "\n");
     else
@@ -140,6 +192,16 @@ export function registerLabCommand(program: Command): void {
           : `lab "${result.name}" was not running (cleaned up)\n`,
       );
   });
+  lab
+    .command("firewall")
+    .description(
+      `load rules into the perimeter lab's firewall (${PERIMETER_NAMESPACES.firewall}), replacing what it had: shield render output for nftables (nft -f) or iptables (iptables-restore; ip6tables-restore for ip6* files)`,
+    )
+    .argument("<file...>", "ruleset files")
+    .action(async (files: string[]) => {
+      await perimeterFirewall(files);
+      process.stdout.write(`loaded ${files.join(", ")} into ${PERIMETER_NAMESPACES.firewall}\n`);
+    });
   refOptions(
     lab.command("status").description("show a lab: range, mode, personas, liveness"),
   ).action(async (o: LabRefOptions) => {

@@ -11,6 +11,7 @@ import { registerRiskCommands } from "./risk-commands.js";
 import { registerRpcCommand } from "./rpc-command.js";
 import { registerScanCommand } from "./scan-command.js";
 import { registerShieldCommand } from "./shield-command.js";
+import { registerVerifyShieldCommand } from "./verify-shield-command.js";
 
 export const VERSION = "0.1.0";
 
@@ -91,6 +92,7 @@ function buildProgram(): Command {
   registerCheckCommand(program);
   registerRiskCommands(program);
   registerShieldCommand(program);
+  registerVerifyShieldCommand(program);
   program.addHelpText(
     "after",
     `

@@ -31,6 +31,7 @@ import {
   assess,
   assessmentJson,
   canonicalJson,
+  controlAppliesTo,
   emptySite,
   findingFromStoreRow,
   findingRowOf,
@@ -42,6 +43,7 @@ import {
   resolveAsset,
   type Asset,
   type Assessment,
+  type Control,
   type EpssSnapshot,
   type KevCatalog,
   type RiskPolicy,
@@ -212,6 +214,8 @@ export function assessInventory(
   services: readonly ServiceRow[],
   asOf: string,
   vantage: Zone,
+  /** Stored controls (verify-shield); the engine counts the verified, unexpired ones. */
+  controls: readonly Control[] = [],
 ): { assessed: AssessedFinding[]; skipped: SkippedFinding[]; inputsJson: Map<number, string> } {
   const asOfMs = parseInstant(asOf) as number;
   const byAddress = new Map<string, ServiceRow[]>();
@@ -270,7 +274,15 @@ export function assessInventory(
       try {
         const advisory = inputs.catalog.require(record.advisory);
         const finding = findingFromStoreRow(findingRowOf(record), asset);
-        const assessment = assess(finding, asset, advisory, inputs.intel, [], inputs.policy, asOf);
+        const assessment = assess(
+          finding,
+          asset,
+          advisory,
+          inputs.intel,
+          controls,
+          inputs.policy,
+          asOf,
+        );
         assessed.push({ finding: record, assessment });
         inputsJson.set(
           record.id,
@@ -280,7 +292,7 @@ export function assessInventory(
             site: siteInfo,
             advisory: { id: advisory.id, source: inputs.catalog.sourceOf(advisory.id) ?? null },
             intel: intelInfo,
-            controls: [],
+            controls: controls.filter((c) => controlAppliesTo(c, asset)).map((c) => c.id),
           }),
         );
       } catch (error) {
@@ -315,12 +327,14 @@ export async function runAssessJob(options: AssessJobOptions): Promise<AssessJob
   return withStore(options.db, async (store) => {
     const findings = await store.listFindings({ status: "open" });
     const services = await store.listServices({ state: "open" });
+    const controls = await store.listControls();
     const { assessed, skipped, inputsJson } = assessInventory(
       inputs,
       findings,
       services,
       asOf,
       vantage,
+      controls,
     );
     await store.recordAssessments(
       assessed.map(({ finding, assessment }) =>

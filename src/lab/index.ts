@@ -65,3 +65,16 @@ export {
   type SmbProfile,
   type SmbServerProfile,
 } from "./smb-profiles.js";
+export {
+  PERIMETER_CLIENTS,
+  PERIMETER_DEFAULT_HOSTS,
+  PERIMETER_INTERFACES,
+  PERIMETER_MAX_HOSTS,
+  PERIMETER_NAMESPACES,
+  perimeterDown,
+  perimeterFirewall,
+  perimeterHosts,
+  perimeterUp,
+  type PerimeterHost,
+  type PerimeterLab,
+} from "./perimeter.js";

@@ -96,6 +96,7 @@ export {
   AUDIT_STATUSES,
   auditPlan,
   combinedTarget,
+  plannedServices,
   formatAuditReport,
   rulesetTarget,
   windowsTarget,
@@ -104,3 +105,14 @@ export {
   type AuditStatus,
   type AuditTarget,
 } from "./audit/plan-audit.js";
+export {
+  formatVerification,
+  judgeVerification,
+  verificationProbes,
+  verifiedControls,
+  type Expectation,
+  type HostVerification,
+  type ShieldVerification,
+  type VerifyProbe,
+  type VerifyResult,
+} from "./verify/verify-shield.js";

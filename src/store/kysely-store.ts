@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import { isIP } from "node:net";
 import { sql, type Expression, type Kysely, type Selectable, type SqlBool } from "kysely";
 import { RingfenceError } from "../errors.js";
+import type { Control } from "../risk/types.js";
 import type { PortState, ProbeObservation, Protocol } from "../scan/observation.js";
 import { addressFamily, addressSortKey } from "./address-key.js";
 import { BatchStatement } from "./batch-statement.js";
@@ -675,6 +676,52 @@ class KyselyStore implements Store {
         await trx.insertInto("assessments").values(part).execute();
       }
     });
+  }
+
+  async recordControls(controls: readonly Control[]): Promise<void> {
+    if (controls.length === 0) return;
+    for (const control of controls) {
+      if (control.id.length === 0)
+        throw new RingfenceError("RINGFENCE_USAGE", "cannot record a control without an id");
+    }
+    const createdAt = new Date().toISOString();
+    const values = controls.map((control) => ({
+      control_id: control.id,
+      created_at: createdAt,
+      kind: control.kind,
+      method: control.method,
+      verified_at: control.verifiedAt ?? null,
+      expires_at: control.expiresAt ?? null,
+      control_json: canonicalJson(control),
+    }));
+    await this.#write(async (trx) => {
+      for (const part of chunks(values, 7)) await trx.insertInto("controls").values(part).execute();
+    });
+  }
+
+  async listControls(filter: { validAt?: string } = {}): Promise<Control[]> {
+    const rows = await this.#run((db) =>
+      db
+        .selectFrom("controls")
+        .select(["control_json", "verified_at", "expires_at"])
+        .where(
+          "controls.id",
+          "=",
+          sql<number>`(select max(latest.id) from controls as latest where latest.control_id = controls.control_id)`,
+        )
+        .orderBy("control_id")
+        .execute(),
+    );
+    const at = filter.validAt === undefined ? undefined : Date.parse(filter.validAt);
+    return rows
+      .filter(
+        (row) =>
+          at === undefined ||
+          (row.verified_at !== null &&
+            Date.parse(row.verified_at) <= at &&
+            (row.expires_at === null || at < Date.parse(row.expires_at))),
+      )
+      .map((row) => JSON.parse(row.control_json) as Control);
   }
 
   async latestAssessments(filter: AssessmentFilter = {}): Promise<AssessmentRecord[]> {

@@ -236,7 +236,31 @@ const migration3: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [migration1, migration2, migration3];
+const migration4: Migration = {
+  version: 4,
+  name: "controls",
+  async up(db, dialect) {
+    await db.schema
+      .createTable("controls")
+      .addColumn("id", idType(dialect), (col) => col.primaryKey())
+      .addColumn("control_id", "text", (col) => col.notNull())
+      .addColumn("created_at", "text", (col) => col.notNull())
+      .addColumn("kind", "text", (col) => col.notNull())
+      .addColumn("method", "text", (col) => col.notNull())
+      .addColumn("verified_at", "text")
+      .addColumn("expires_at", "text")
+      .addColumn("control_json", "text", (col) => col.notNull())
+      .execute();
+    // The current version of a control is its highest id: one index serves that lookup.
+    await db.schema
+      .createIndex("controls_control_idx")
+      .on("controls")
+      .columns(["control_id", "id"])
+      .execute();
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [migration1, migration2, migration3, migration4];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
 

@@ -151,6 +151,25 @@ export interface AssessmentsTable {
   inputs_json: string | null;
 }
 
+/**
+ * Since version 4: verified controls (src/risk Control), e.g. recorded by `verify-shield`. Rows are
+ * only ever added: a re-verification is a new row, and the latest row of a control_id (highest
+ * id) is the control as it stands.
+ */
+export interface ControlsTable {
+  id: Generated<number>;
+  /** Control.id. */
+  control_id: string;
+  /** When the row was written (wall clock). */
+  created_at: string;
+  kind: string;
+  method: string;
+  verified_at: string | null;
+  expires_at: string | null;
+  /** The control's canonical JSON. */
+  control_json: string;
+}
+
 export interface StoreDatabase {
   ringfence_meta: MetaTable;
   scans: ScansTable;
@@ -160,4 +179,5 @@ export interface StoreDatabase {
   findings: FindingsTable;
   check_runs: CheckRunsTable;
   assessments: AssessmentsTable;
+  controls: ControlsTable;
 }

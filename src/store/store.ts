@@ -1,4 +1,5 @@
 import type { PortState, ProbeObservation, Protocol } from "../scan/observation.js";
+import type { Control } from "../risk/types.js";
 import type { ScanStatus } from "./schema.js";
 
 export type { ScanStatus } from "./schema.js";
@@ -374,6 +375,14 @@ export interface Store {
   latestAssessments(filter?: AssessmentFilter): Promise<AssessmentRecord[]>;
   /** The latest assessment of one finding, or undefined when it has none. */
   assessmentOf(findingId: number): Promise<AssessmentRecord | undefined>;
+  /** Adds verified controls; a control whose id is already stored is superseded (not removed). */
+  recordControls(controls: readonly Control[]): Promise<void>;
+  /**
+   * The latest version of each stored control, by id. With `validAt` (ISO instant), only those
+   * verified at or before it whose explicit expiry is after it (the risk engine also applies the
+   * policy's TTL).
+   */
+  listControls(filter?: { validAt?: string }): Promise<Control[]>;
   /** Idempotent. */
   close(): Promise<void>;
 }

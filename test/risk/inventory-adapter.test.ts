@@ -9,6 +9,7 @@ import {
   observedAssetOf,
   parseSiteFile,
 } from "../../src/risk/index.js";
+import type { Control } from "../../src/risk/types.js";
 import type { FindingRecord, ServiceRow } from "../../src/store/index.js";
 import { builtinCatalog, defaultPolicy } from "./helpers.js";
 
@@ -228,5 +229,28 @@ describe("assessInventory", () => {
     );
     expect(assessed[0]?.assessment.exposure.level).toBe("open");
     expect(assessed[0]?.assessment.clocks.protectBy).toBe("2003-08-12T04:00:00.000Z");
+  });
+
+  it("a stored verified control (verify-shield) lowers the exposure until it expires", async () => {
+    const control: Control = {
+      id: "verify-shield:shield:10.1.2.3:internet-ns",
+      kind: "perimeter-block",
+      appliesTo: { ranges: ["10.1.2.3"] },
+      covers: [{ proto: "tcp", port: 135 }],
+      verifiedAt: "2003-08-11T00:00:00.000Z",
+      method: "rescan-external",
+      expiresAt: "2003-08-18T00:00:00.000Z",
+      prov: { source: "ringfence verify-shield" },
+    };
+    const at = (asOf: string) =>
+      inputs().then(
+        (i) => assessInventory(i, [internal], services, asOf, "internet", [control]).assessed[0]!,
+      );
+    const within = await at("2003-08-12T00:00:00.000Z");
+    expect(within.assessment.exposure.level).toBe("controlled");
+    expect(within.assessment.exposure.services.map((s) => s.controls)).toEqual([[control.id]]);
+    expect(within.assessment.exposure.publiclyExposed).toBe(false);
+    const after = await at("2003-08-19T00:00:00.000Z");
+    expect(after.assessment.exposure.level).toBe("open");
   });
 });

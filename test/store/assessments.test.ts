@@ -2,6 +2,7 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
+  LATEST_SCHEMA_VERSION,
   openStore,
   type AssessmentInput,
   type CheckRunInput,
@@ -201,7 +202,7 @@ describe("assessments in the store", () => {
     expect(tables()).toContain("assessments");
     const db = new Database(path, { readonly: true });
     try {
-      expect(db.pragma("user_version", { simple: true })).toBe(3);
+      expect(db.pragma("user_version", { simple: true })).toBe(LATEST_SCHEMA_VERSION);
     } finally {
       db.close();
     }

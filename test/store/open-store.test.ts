@@ -98,6 +98,7 @@ describe("schema and migrations", () => {
       "assessments",
       "assets",
       "check_runs",
+      "controls",
       "findings",
       "observations",
       "ringfence_meta",
@@ -132,6 +133,7 @@ describe("schema and migrations", () => {
         "assessments_finding_idx",
         "check_runs_asset_check_idx",
         "check_runs_scan_idx",
+        "controls_control_idx",
         "findings_advisory_idx",
         "scans_created_idx",
       ]);

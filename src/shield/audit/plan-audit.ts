@@ -115,7 +115,8 @@ export interface AuditOptions {
 /** Common services a quarantine should cut, checked on quarantined hosts besides their own. */
 const QUARANTINE_SAMPLE = ["tcp/22", "tcp/80", "tcp/443", "tcp/3389", "udp/53"];
 
-function serviceList(
+/** The services checked on a plan host: its blocks (plus a quarantine sample) and the allows toward it. */
+export function plannedServices(
   policy: PolicyNode,
   plan: ShieldPlan,
   address: string,
@@ -176,7 +177,7 @@ export function auditPlan(
     const self: AddressRange[] = [
       { family: parsed.family, first: parsed.value, last: parsed.value },
     ];
-    const services = serviceList(policy, plan, planHost.address);
+    const services = plannedServices(policy, plan, planHost.address);
     for (const zone of policy.zones) {
       // A host reaching itself is not exposure: keep it out of its zone.
       const zoneRanges = subtractRanges(rangesOf(zone.addresses), self).filter(
