@@ -134,17 +134,16 @@ export function decodeSmb2IoctlRequest(
   const flags = r.u32("Flags");
   r.skip(4, "Reserved2");
   if (r.issue !== undefined) return r.issue;
-  const input = bufferAt(message, inputOffset, inputCount, "input", inputField, SMB2_HEADER_LENGTH);
-  if (isDecodeIssue(input)) return input;
-  const output = bufferAt(
-    message,
+  const buffers = readInOut(message, {
+    inputField,
+    inputOffset,
+    inputCount,
+    outputField,
     outputOffset,
     outputCount,
-    "output",
-    outputField,
-    SMB2_HEADER_LENGTH,
-  );
-  if (isDecodeIssue(output)) return output;
+  });
+  if (isDecodeIssue(buffers)) return buffers;
+  const { input, output } = buffers;
   return { header, ctlCode, fileId, input, maxInputResponse, output, maxOutputResponse, flags };
 }
 
@@ -190,16 +189,48 @@ export function decodeSmb2IoctlResponse(
   const flags = r.u32("Flags");
   r.skip(4, "Reserved2");
   if (r.issue !== undefined) return r.issue;
-  const input = bufferAt(message, inputOffset, inputCount, "input", inputField, SMB2_HEADER_LENGTH);
+  const buffers = readInOut(message, {
+    inputField,
+    inputOffset,
+    inputCount,
+    outputField,
+    outputOffset,
+    outputCount,
+  });
+  if (isDecodeIssue(buffers)) return buffers;
+  const { input, output } = buffers;
+  return { header, ctlCode, fileId, input, output, flags };
+}
+
+/** The input and output buffers both IOCTL messages locate by offset and count (§2.2.31-32). */
+function readInOut(
+  message: Uint8Array,
+  at: {
+    readonly inputField: number;
+    readonly inputOffset: number;
+    readonly inputCount: number;
+    readonly outputField: number;
+    readonly outputOffset: number;
+    readonly outputCount: number;
+  },
+): { input: Uint8Array; output: Uint8Array } | DecodeIssue {
+  const input = bufferAt(
+    message,
+    at.inputOffset,
+    at.inputCount,
+    "input",
+    at.inputField,
+    SMB2_HEADER_LENGTH,
+  );
   if (isDecodeIssue(input)) return input;
   const output = bufferAt(
     message,
-    outputOffset,
-    outputCount,
+    at.outputOffset,
+    at.outputCount,
     "output",
-    outputField,
+    at.outputField,
     SMB2_HEADER_LENGTH,
   );
   if (isDecodeIssue(output)) return output;
-  return { header, ctlCode, fileId, input, output, flags };
+  return { input, output };
 }
