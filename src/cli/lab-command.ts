@@ -13,6 +13,7 @@ import {
   PERIMETER_CLIENTS,
   PERIMETER_DEFAULT_HOSTS,
   PERIMETER_INTERFACES,
+  PERIMETER_LAN_CLIENTS,
   PERIMETER_NAMESPACES,
   perimeterDown,
   perimeterFirewall,
@@ -138,7 +139,8 @@ export function registerLabCommand(program: Command): void {
           process.stdout.write(
             [
               `perimeter lab: ${perimeter.hosts.length} hosts at ${perimeter.hosts[0]!.address}-${perimeter.hosts.at(-1)!.address} in ${PERIMETER_NAMESPACES.dmz}`,
-              `  outside: ${PERIMETER_NAMESPACES.internet} (Internet ${PERIMETER_CLIENTS.internet}, management ${PERIMETER_CLIENTS.mgmt}); inside: ${PERIMETER_NAMESPACES.internal}`,
+              `  outside: ${PERIMETER_NAMESPACES.internet} (Internet ${PERIMETER_CLIENTS.internet}, management ${PERIMETER_CLIENTS.mgmt})`,
+              `  inside: ${PERIMETER_NAMESPACES.internal} (LAN client ${PERIMETER_LAN_CLIENTS.lan}, admin ${PERIMETER_LAN_CLIENTS.admin}) with internal hosts ${perimeter.internalHosts.map((h) => `${h.address} (${h.persona})`).join(", ")}, each in its own namespace: \`ringfence lab firewall --host <address> <file>\` loads its host firewall`,
               `  firewall: ${PERIMETER_NAMESPACES.firewall} (outside ${PERIMETER_INTERFACES.outside}, dmz ${PERIMETER_INTERFACES.dmz}), forwarding everything until \`ringfence lab firewall <file>\``,
               `  scan it from outside: ip netns exec ${PERIMETER_NAMESPACES.internet} ringfence scan ${perimeter.hosts[0]!.address}-${perimeter.hosts.at(-1)!.address} --scope <file>`,
               "",
@@ -195,12 +197,16 @@ export function registerLabCommand(program: Command): void {
   lab
     .command("firewall")
     .description(
-      `load rules into the perimeter lab's firewall (${PERIMETER_NAMESPACES.firewall}), replacing what it had: shield render output for nftables (nft -f) or iptables (iptables-restore; ip6tables-restore for ip6* files)`,
+      `load rules into the perimeter lab's firewall (${PERIMETER_NAMESPACES.firewall}) or, with --host, an internal host's host firewall, replacing what it had: shield render output for nftables (nft -f) or iptables (iptables-restore; ip6tables-restore for ip6* files)`,
     )
     .argument("<file...>", "ruleset files")
-    .action(async (files: string[]) => {
-      await perimeterFirewall(files);
-      process.stdout.write(`loaded ${files.join(", ")} into ${PERIMETER_NAMESPACES.firewall}\n`);
+    .option(
+      "--host <address>",
+      "load into this internal host's own namespace instead (its host firewall)",
+    )
+    .action(async (files: string[], o: { host?: string }) => {
+      const ns = await perimeterFirewall(files, o.host === undefined ? {} : { host: o.host });
+      process.stdout.write(`loaded ${files.join(", ")} into ${ns}\n`);
     });
   refOptions(
     lab.command("status").description("show a lab: range, mode, personas, liveness"),
