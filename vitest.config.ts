@@ -1,11 +1,70 @@
 import { defineConfig } from "vitest/config";
+import { postgresUnavailableReason } from "./test/helpers/postgres.js";
+
+/**
+ * Two projects, one run (`npm test`):
+ * - "default": every test, stores on SQLite (as RINGFENCE_TEST_DB says, SQLite when unset);
+ * - "postgres": the tests that make their stores with createTestStoreLocation(), each store a
+ *   fresh database on a PostgreSQL 15 cluster that the project's global setup starts (and
+ *   removes afterwards). Skipped, with the reason, where that cluster cannot be started.
+ * Files run one at a time across both (fileParallelism: false sets a single worker).
+ */
+const shared = {
+  // Suites share loopback ports, the lab namespace and nftables tables: run files one at a time.
+  fileParallelism: false,
+  testTimeout: 60_000,
+  hookTimeout: 120_000,
+};
+
+const postgresSkipped = postgresUnavailableReason();
+if (postgresSkipped !== undefined) {
+  process.stderr.write(`vitest: the "postgres" project is skipped: ${postgresSkipped}\n`);
+}
+
+/** Test files on both backends: those whose stores come from createTestStoreLocation(). */
+const POSTGRES_INCLUDE = [
+  "test/store/**/*.test.ts",
+  "test/workflow/**/*.test.ts",
+  "test/api/**/*.test.ts",
+  "test/reports/**/*.test.ts",
+  "test/import/**/*.test.ts",
+];
+
+/** SQLite-only: the file format, its header guard, crash consistency, SQLite's own locks. */
+const POSTGRES_EXCLUDE = [
+  "test/store/address-key.test.ts",
+  "test/store/batch-statement.test.ts",
+  "test/store/crash-consistency.test.ts",
+  "test/store/open-store.test.ts",
+];
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    // Suites share loopback ports, the lab namespace and nftables tables: run files one at a time.
-    fileParallelism: false,
-    testTimeout: 60_000,
-    hookTimeout: 120_000,
+    ...shared,
+    projects: [
+      {
+        test: {
+          ...shared,
+          name: "default",
+          include: ["test/**/*.test.ts"],
+          setupFiles: ["test/helpers/test-store-setup.ts"],
+          provide: { ringfenceTestDb: process.env["RINGFENCE_TEST_DB"] ?? "sqlite" },
+        },
+      },
+      ...(postgresSkipped === undefined
+        ? [
+            {
+              test: {
+                ...shared,
+                name: "postgres",
+                include: POSTGRES_INCLUDE,
+                exclude: POSTGRES_EXCLUDE,
+                globalSetup: ["test/helpers/postgres-global-setup.ts"],
+                setupFiles: ["test/helpers/test-store-setup.ts"],
+              },
+            },
+          ]
+        : []),
+    ],
   },
 });

@@ -32,7 +32,10 @@ export type ErrorCode =
   | "RINGFENCE_DECISION_TABLE"
   | "RINGFENCE_SHIELD_FILE"
   | "RINGFENCE_SHIELD_POLICY"
-  | "RINGFENCE_SHIELD_UNRENDERABLE";
+  | "RINGFENCE_SHIELD_UNRENDERABLE"
+  | "RINGFENCE_IMPORT_FILE"
+  | "RINGFENCE_TRANSITION_REFUSED"
+  | "RINGFENCE_TRANSITION_CONFLICT";
 
 export class RingfenceError extends Error {
   readonly code: ErrorCode;
@@ -91,11 +94,16 @@ const exitByCode: Record<ErrorCode, number> = {
   RINGFENCE_RISK_INPUT: EXIT.usage,
   // The vendored SSVC tables ship with ringfence: a broken one is a broken installation.
   RINGFENCE_DECISION_TABLE: EXIT.environment,
+  // The workflow refused a transition (missing evidence) or lost a race: bad input, nothing written.
+  RINGFENCE_TRANSITION_REFUSED: EXIT.usage,
+  RINGFENCE_TRANSITION_CONFLICT: EXIT.usage,
   // Shield: a bad plan, exposure or ruleset file; a policy that breaks the model's rules; a term
   // the chosen firewall cannot express exactly. All are the user's input to fix.
   RINGFENCE_SHIELD_FILE: EXIT.usage,
   RINGFENCE_SHIELD_POLICY: EXIT.usage,
   RINGFENCE_SHIELD_UNRENDERABLE: EXIT.usage,
+  // An import file that is not a readable nmap/masscan result (corrupt, hostile, too large).
+  RINGFENCE_IMPORT_FILE: EXIT.usage,
 };
 
 export function exitCodeFor(error: RingfenceError): number {

@@ -1,7 +1,7 @@
 import Table from "cli-table3";
 import { Command, Option } from "commander";
 import type { PortState, Protocol } from "../scan/index.js";
-import { openStore, type Store } from "../store/index.js";
+import { withStore } from "../store/index.js";
 import { dbOption, parseCount } from "./main.js";
 
 const STATES: PortState[] = ["open", "closed", "filtered", "open|filtered"];
@@ -38,15 +38,6 @@ function filterOf(options: FilterOptions) {
     ...(options.scan !== undefined ? { scanId: options.scan } : {}),
     ...(options.limit !== undefined ? { limit: options.limit } : {}),
   };
-}
-
-async function withStore<T>(db: string, use: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(db);
-  try {
-    return await use(store);
-  } finally {
-    await store.close();
-  }
 }
 
 const out = (text: string): void => {

@@ -8,7 +8,10 @@ import {
   LAB_LAYOUTS,
   PERSONAS,
   labDown,
+  labPatch,
   labStatus,
+  PATCH_TARGETS,
+  type PatchTarget,
   labUp,
   PERIMETER_CLIENTS,
   PERIMETER_DEFAULT_HOSTS,
@@ -164,6 +167,21 @@ export function registerLabCommand(program: Command): void {
         );
     },
   );
+  refOptions(
+    lab
+      .command("patch")
+      .description(
+        "switch a running lab host to its persona at another patch level (e.g. an unpatched XP SP1 to KB824146); the daemon applies it at once and the ground truth follows",
+      )
+      .argument("<address>", "the lab host")
+      .addOption(
+        new Option("--to <level>", "patch level").choices(PATCH_TARGETS).default("kb824146"),
+      ),
+  ).action(async (address: string, o: LabRefOptions & { to: PatchTarget }) => {
+    const result = await labPatch({ ...ref(o), address, to: o.to });
+    if (o.json) process.stdout.write(JSON.stringify(result) + "\n");
+    else process.stdout.write(`${result.address}: ${result.from} → ${result.to}\n`);
+  });
   refOptions(
     lab
       .command("down")

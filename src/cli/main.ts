@@ -7,11 +7,15 @@ import { registerHostCommand } from "./host-command.js";
 import { registerInventoryCommands } from "./inventory-commands.js";
 import { registerLabCommand } from "./lab-command.js";
 import { PROGRESS_MODES } from "./progress-display.js";
+import { registerReportCommands } from "./report-commands.js";
 import { registerRiskCommands } from "./risk-commands.js";
 import { registerRpcCommand } from "./rpc-command.js";
 import { registerScanCommand } from "./scan-command.js";
+import { registerServeCommand } from "./serve-command.js";
 import { registerShieldCommand } from "./shield-command.js";
+import { registerTokenCommand } from "./token-command.js";
 import { registerVerifyShieldCommand } from "./verify-shield-command.js";
+import { registerWorkflowCommands } from "./workflow-commands.js";
 
 export const VERSION = "0.1.0";
 
@@ -54,7 +58,7 @@ export const progressOption = () =>
     .default("auto");
 
 export const dbOption = () =>
-  new Option("--db <path>", "inventory database (SQLite file)")
+  new Option("--db <path>", "inventory database: a SQLite file, or postgres://user@host/db")
     .env("RINGFENCE_DB")
     .default("ringfence.db");
 
@@ -93,6 +97,10 @@ function buildProgram(): Command {
   registerRiskCommands(program);
   registerShieldCommand(program);
   registerVerifyShieldCommand(program);
+  registerWorkflowCommands(program);
+  registerReportCommands(program);
+  registerServeCommand(program);
+  registerTokenCommand(program);
   program.addHelpText(
     "after",
     `

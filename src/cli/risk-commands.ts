@@ -15,26 +15,17 @@ import {
 } from "../jobs/assess-job.js";
 import type { Action, Assessment, Reason } from "../risk/index.js";
 import {
-  openStore,
   type AssessmentRating,
   type AssessmentRecord,
   type FindingRecord,
   type Store,
+  withStore,
 } from "../store/index.js";
 import { collect, dbOption, parseCount } from "./main.js";
 
 const out = (text: string): void => {
   process.stdout.write(text.endsWith("\n") ? text : text + "\n");
 };
-
-async function withStore<T>(db: string, use: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(db);
-  try {
-    return await use(store);
-  } finally {
-    await store.close();
-  }
-}
 
 /** `2003-08-12T04:00:00.000Z` as `2003-08-12 04:00Z` (tables); full ISO in JSON and explain. */
 function shortTime(iso: string | null | undefined): string {

@@ -34,6 +34,7 @@ import {
   TARGETS,
   WINDOWS_PROFILES,
   windowsTarget,
+  exposuresFromInventory,
   type AuditTarget,
   type Exposure,
   type OpenService,
@@ -97,61 +98,20 @@ interface Gathered {
 /** Open findings (and what their latest assessments say) as exposures. */
 async function fromFindings(db: string, catalog: AdvisoryCatalog): Promise<Gathered> {
   const location = parseStoreLocation(db);
-  if (!existsSync(location.path))
+  const where = location.kind === "sqlite" ? location.path : location.display;
+  // A PostgreSQL database is always there to open (an empty one simply has no findings).
+  if (location.kind === "sqlite" && !existsSync(location.path))
     throw usage(
-      `no inventory at ${location.path}`,
+      `no inventory at ${where}`,
       "scan with checks first (ringfence scan --checks safe), or pass --exposures file.yaml",
     );
   const store = await openStore(db);
   try {
-    const findings = await store.listFindings({ status: "open" });
-    const assessments = await store.latestAssessments({ status: "open" });
-    const byFinding = new Map(assessments.map((a) => [a.findingId, a]));
-    const exposures: Exposure[] = [];
-    for (const f of findings) {
-      const advisory = catalog.get(f.advisory);
-      if (advisory === undefined) {
-        process.stderr.write(
-          `ringfence: finding ${f.id} names advisory ${f.advisory}, which the catalog lacks; skipped\n`,
-        );
-        continue;
-      }
-      let quarantine: string | undefined;
-      let dc = false;
-      const assessment = byFinding.get(f.id);
-      if (assessment !== undefined) {
-        try {
-          const parsed = JSON.parse(assessment.assessmentJson) as {
-            actions?: { kind: string; detail?: { mode?: string } }[];
-          };
-          for (const action of parsed.actions ?? []) {
-            if (action.kind === "quarantine")
-              quarantine = `assessment of finding ${f.id}: quarantine`;
-            if (action.kind === "shield-host" && action.detail?.mode === "restrict-sources")
-              dc = true;
-          }
-        } catch {
-          // An unreadable assessment adds nothing; the finding still counts.
-        }
-      }
-      if (advisory.kind === "indicator" && quarantine === undefined)
-        quarantine = `compromise indicator ${advisory.id} (finding ${f.id})`;
-      exposures.push({
-        address: f.address,
-        advisory: advisory.id,
-        findingId: f.id,
-        ...(dc ? { role: "domain-controller" as const } : {}),
-        ...(quarantine === undefined ? {} : { quarantine }),
-      });
-    }
-    const services = (await store.listServices({ state: "open" })).map((s) => ({
-      address: s.address,
-      proto: s.protocol as "tcp" | "udp",
-      port: s.port,
-    }));
+    const { exposures, services, skipped } = await exposuresFromInventory(store, catalog);
+    for (const reason of skipped) process.stderr.write(`ringfence: ${reason}; skipped\n`);
     if (exposures.length === 0)
       throw usage(
-        `no open findings in ${location.path}`,
+        `no open findings in ${where}`,
         "run checks (ringfence scan --checks safe), or pass --exposures file.yaml",
       );
     return { exposures, services };

@@ -51,11 +51,10 @@ import {
   type ThreatIntel,
 } from "../risk/index.js";
 import {
-  openStore,
   type AssessmentInput,
   type FindingRecord,
   type ServiceRow,
-  type Store,
+  withStore,
 } from "../store/index.js";
 import { parseAddress } from "../targets/index.js";
 
@@ -305,15 +304,6 @@ export function assessInventory(
   }
   assessed.sort(compareAssessed);
   return { assessed, skipped, inputsJson };
-}
-
-async function withStore<T>(db: string, use: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(db);
-  try {
-    return await use(store);
-  } finally {
-    await store.close();
-  }
 }
 
 /** Loads the inputs, assesses every open finding as of `asOf`, stores the assessments. */

@@ -20,6 +20,11 @@ export const daemonConfigSchema = z.object({
   readyFile: z.string().min(1),
   /** TCP accept workers (Node cluster, shared listening sockets); 0 = accept in the main process. */
   workers: z.number().int().min(0).max(16),
+  /**
+   * Persona overrides (`ringfence lab patch`, persona-overrides.ts), re-read on SIGHUP; the
+   * primary acknowledges in `<file minus .overrides.json>.overrides-ack.json`. Absent: no reload.
+   */
+  overridesFile: z.string().min(1).optional(),
 });
 
 export type DaemonConfig = z.infer<typeof daemonConfigSchema>;

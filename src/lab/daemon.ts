@@ -20,6 +20,7 @@ import { behaviourOf, type LabMode } from "./behaviour.js";
 import { daemonConfigSchema, type DaemonConfig, type DaemonReady } from "./daemon-config.js";
 import { NbnsResponder } from "./nbns-responder.js";
 import { Estate, NBNS_PORT, PERSONAS, type LabHost } from "./personas.js";
+import { applyOverrides, readOverridesSync, writeJsonAtomicSync } from "./persona-overrides.js";
 import { registerDcerpcHandlers } from "./dcerpc-handler.js";
 import { connectionHandlerFor } from "./protocol-handlers.js";
 import { registerSmbHandlers } from "./smb-handler.js";
@@ -117,7 +118,8 @@ function onConnection(socket: net.Socket, lab: Lab, fixedHost: LabHost | null): 
       socket.resetAndDestroy();
       return;
     }
-    const host = fixedHost ?? estate.host(index);
+    // By index even in bind mode: `lab patch` may have switched the persona since the listen.
+    const host = estate.host(index);
     const idleTimeoutMs =
       liveConnections > PRESSURE_CONNECTIONS ? IDLE_TIMEOUT_UNDER_PRESSURE_MS : IDLE_TIMEOUT_MS;
     connectionHandlerFor(nominalPort)(socket, {
@@ -227,7 +229,12 @@ async function runWorker(config: DaemonConfig): Promise<void> {
   // The primary owns the lifecycle: when it goes, so do we.
   process.on("disconnect", () => process.exit(0));
   const perWorker = Math.floor(MAX_CONNECTIONS / Math.max(1, config.workers));
-  servers.push(...(await listenWildcard(makeLab(config), perWorker)));
+  const lab = makeLab(config);
+  const reload = overridesReloader(lab);
+  reload();
+  // The primary forwards `lab patch`'s SIGHUP; each worker reloads and reports the generation.
+  process.on("SIGHUP", () => process.send?.({ kind: "overrides-applied", generation: reload() }));
+  servers.push(...(await listenWildcard(lab, perWorker)));
   process.send?.({ kind: "worker-ready", listeners: servers.length });
 }
 
@@ -235,6 +242,7 @@ async function runPrimary(config: DaemonConfig): Promise<void> {
   const started = Date.now();
   const lab = makeLab(config);
   const { estate } = lab;
+  installOverridesReload(lab);
   const wireNbns = NBNS_PORT + config.portOffset;
   const nbns = new NbnsResponder(estate, config.mode, config.tcpPorts, wireNbns, log);
   const servers: net.Server[] = [];
@@ -273,6 +281,64 @@ async function runPrimary(config: DaemonConfig): Promise<void> {
     `lab ${config.name} up (${config.mode}, ${config.hosts} hosts, ${tcpListeners} TCP listeners, ` +
       `${nbns.socketCount} UDP sockets, ${workers} workers) in ${Date.now() - started} ms`,
   );
+}
+
+/**
+ * Re-reads the persona overrides (persona-overrides.ts) into the estate, from the seeded personas
+ * each time so that an override removed is undone. Returns the generation applied (0: none).
+ */
+function overridesReloader(lab: Lab): () => number {
+  const baseline = lab.estate.personaOf.slice();
+  const file = lab.config.overridesFile;
+  return () => {
+    if (file === undefined) return 0;
+    const overrides = readOverridesSync(file);
+    applyOverrides(lab.estate, baseline, overrides);
+    return overrides?.generation ?? 0;
+  };
+}
+
+/**
+ * Primary: SIGHUP reloads the overrides here, in every accept worker, then writes the
+ * acknowledgement `lab patch` waits for (only once every worker has applied it, so that no
+ * connection after the acknowledgement meets an old persona).
+ */
+function installOverridesReload(lab: Lab): void {
+  const file = lab.config.overridesFile;
+  const reload = overridesReloader(lab);
+  reload();
+  if (file === undefined) return;
+  const ackFile = file.replace(/\.overrides\.json$/, ".overrides-ack.json");
+  process.on("SIGHUP", () => {
+    const generation = reload();
+    const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+    let pending = workers.length;
+    const done = (): void => {
+      writeJsonAtomicSync(ackFile, { generation, pid: process.pid });
+      log(`persona overrides generation ${generation} applied`);
+    };
+    if (pending === 0) {
+      done();
+      return;
+    }
+    const timer = setTimeout(
+      () => log("a worker did not acknowledge the overrides reload"),
+      10_000,
+    );
+    timer.unref();
+    for (const worker of workers) {
+      const onMessage = (message: { kind?: string; generation?: number }): void => {
+        if (message.kind !== "overrides-applied" || message.generation !== generation) return;
+        worker.off("message", onMessage);
+        if (--pending === 0) {
+          clearTimeout(timer);
+          done();
+        }
+      };
+      worker.on("message", onMessage);
+      worker.process.kill("SIGHUP");
+    }
+  });
 }
 
 /** Fork the accept workers; a worker that dies is replaced so the lab keeps answering. */

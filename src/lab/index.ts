@@ -16,6 +16,8 @@ export {
   type LabUpOptions,
 } from "./lab.js";
 export { DEFAULT_LAB_NAME, defaultStateDir, netnsNameFor, type LabState } from "./lab-state.js";
+export { labPatch, type LabPatchOptions, type LabPatchResult } from "./lab-patch.js";
+export { PATCH_TARGETS, patchedVariant, type PatchTarget } from "./persona-overrides.js";
 export {
   expectedObservations,
   readGroundTruth,

@@ -108,6 +108,9 @@ export function labFiles(stateDir: string, name: string) {
     ruleset: `${base}.nft`,
     log: `${base}.log`,
     lock: `${base}.lock`,
+    // `lab patch`: persona overrides the daemon re-reads on SIGHUP, and its acknowledgement.
+    overrides: `${base}.overrides.json`,
+    overridesAck: `${base}.overrides-ack.json`,
   };
 }
 

@@ -209,9 +209,13 @@ async function startLab(plan: StartPlan): Promise<LabState> {
       tcpPorts,
       readyFile: files.ready,
       workers,
+      overridesFile: files.overrides,
     };
     await writeFile(files.daemonConfig, JSON.stringify(config));
     await rm(files.ready, { force: true });
+    // A new lab starts from its seed: no persona overrides from an earlier run.
+    await rm(files.overrides, { force: true });
+    await rm(files.overridesAck, { force: true });
     const spawnedAt = performance.now();
     child = await spawnDaemon(files.daemonConfig, files.log, netns, plan.stateDir);
     // The ground truth (up to ~100 MB at /14) is written while the daemon binds.
@@ -578,7 +582,15 @@ async function removeLabFiles(
   files: ReturnType<typeof labFiles>,
   options: { keepLog: boolean },
 ): Promise<void> {
-  const doomed = [files.state, files.groundTruth, files.daemonConfig, files.ready, files.ruleset];
+  const doomed = [
+    files.state,
+    files.groundTruth,
+    files.daemonConfig,
+    files.ready,
+    files.ruleset,
+    files.overrides,
+    files.overridesAck,
+  ];
   if (!options.keepLog) doomed.push(files.log);
   await Promise.all(doomed.map((f) => rm(f, { force: true })));
 }

@@ -81,6 +81,7 @@ export {
 export { formatPlan, parsePlanText, readPlanFile, type PlanFormat } from "./plan/plan-file.js";
 export { diffPlans, formatPlanDiff, type PlanChange } from "./plan/plan-diff.js";
 export { parseExposureText, readExposureFile, type ExposureList } from "./plan/exposure-file.js";
+export { exposuresFromInventory, type InventoryExposures } from "./plan/findings-exposures.js";
 export { evaluate, type Outcome, type Path, type Question } from "./audit/evaluator.js";
 export type { Ruleset } from "./audit/ruleset-model.js";
 export { parseNftJson } from "./audit/nft-json-parser.js";

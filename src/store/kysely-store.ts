@@ -5,9 +5,17 @@ import { RingfenceError } from "../errors.js";
 import type { Control } from "../risk/types.js";
 import type { PortState, ProbeObservation, Protocol } from "../scan/observation.js";
 import { addressFamily, addressSortKey } from "./address-key.js";
+import {
+  appendAuditEntriesIn,
+  findingStatesIn,
+  listAuditEntriesIn,
+  listTransitionsIn,
+  recordTransitionIn,
+} from "./audit-records.js";
 import { BatchStatement } from "./batch-statement.js";
 import { canonicalJson, sha256Hex } from "./canonical-json.js";
 import type {
+  ApiTokensTable,
   AssessmentsTable,
   AssetsTable,
   CheckRunsTable,
@@ -17,12 +25,19 @@ import type {
   StoreDatabase,
 } from "./schema.js";
 import {
+  API_ROLES,
+  type ApiRole,
+  type ApiTokenInput,
+  type ApiTokenRecord,
   ASSESSMENT_RATINGS,
   CHECK_VERDICTS,
   type AssessmentFilter,
   type AssessmentInput,
   type AssessmentRating,
   type AssessmentRecord,
+  type AuditEntry,
+  type AuditEntryInput,
+  type AuditFilter,
   type Checkpoint,
   type CheckRunFilter,
   type CheckRunInput,
@@ -30,6 +45,8 @@ import {
   type CheckVerdict,
   type FindingFilter,
   type FindingRecord,
+  type FindingStateFilter,
+  type FindingStateRow,
   type FingerprintInput,
   type FindingVerdict,
   type HostFilter,
@@ -39,6 +56,8 @@ import {
   type ServiceFilter,
   type ServiceRow,
   type Store,
+  type TransitionInput,
+  type TransitionRecord,
 } from "./store.js";
 import { writeTransaction, type StoreBackend } from "./store-backend.js";
 
@@ -259,7 +278,7 @@ class KyselyStore implements Store {
     const hasPortFilter = Object.values(portFilter).some((value) => value !== undefined);
 
     return this.#run((db) =>
-      db.transaction().execute(async (trx) => {
+      readTransaction(db).execute(async (trx) => {
         let query = trx
           .selectFrom("assets")
           .selectAll("assets")
@@ -648,7 +667,10 @@ class KyselyStore implements Store {
     }));
   }
 
-  async recordAssessments(rows: readonly AssessmentInput[]): Promise<void> {
+  async recordAssessments(
+    rows: readonly AssessmentInput[],
+    options: { actor?: string } = {},
+  ): Promise<void> {
     // Everything that can be checked without the database is checked before the transaction.
     const prepared = rows.map(prepareAssessment);
     if (prepared.length === 0) return;
@@ -672,13 +694,41 @@ class KyselyStore implements Store {
         );
       }
       const values = prepared.map((row) => ({ ...row, created_at: createdAt }));
+      const ids: number[] = [];
       for (const part of chunks(values, ASSESSMENT_COLUMN_COUNT)) {
-        await trx.insertInto("assessments").values(part).execute();
+        const inserted = await trx.insertInto("assessments").values(part).returning("id").execute();
+        ids.push(...inserted.map((row) => Number(row.id)));
       }
+      // The audit trail (schema 5) records each assessment in the same transaction.
+      await appendAuditEntriesIn(
+        trx,
+        values.map((row, i) => ({
+          actor: options.actor ?? "ringfence",
+          kind: "assessment",
+          subject: `finding:${row.finding_id}`,
+          evidenceRef: `assessment:${ids[i] ?? "?"}`,
+          at: createdAt,
+          payload: {
+            asOf: row.as_of,
+            advisory: row.advisory,
+            zone: row.zone,
+            rating: row.rating,
+            outcome: row.outcome,
+            protectBy: row.protect_by,
+            fixBy: row.fix_by,
+            verifyBy: row.verify_by,
+            policy: { id: row.policy_id, version: row.policy_version, sha256: row.policy_sha256 },
+            assessmentSha256: sha256Hex(row.assessment_json),
+          },
+        })),
+      );
     });
   }
 
-  async recordControls(controls: readonly Control[]): Promise<void> {
+  async recordControls(
+    controls: readonly Control[],
+    options: { actor?: string } = {},
+  ): Promise<void> {
     if (controls.length === 0) return;
     for (const control of controls) {
       if (control.id.length === 0)
@@ -696,6 +746,18 @@ class KyselyStore implements Store {
     }));
     await this.#write(async (trx) => {
       for (const part of chunks(values, 7)) await trx.insertInto("controls").values(part).execute();
+      // The audit trail (schema 5) records each control in the same transaction.
+      await appendAuditEntriesIn(
+        trx,
+        controls.map((control) => ({
+          actor: options.actor ?? "ringfence",
+          kind: "control",
+          subject: `control:${control.id}`,
+          evidenceRef: `control:${control.id}`,
+          at: createdAt,
+          payload: control,
+        })),
+      );
     });
   }
 
@@ -778,6 +840,97 @@ class KyselyStore implements Store {
         .executeTakeFirst(),
     );
     return row === undefined ? undefined : toAssessmentRecord(row);
+  }
+
+  async createApiToken(input: ApiTokenInput): Promise<ApiTokenRecord> {
+    if (!API_ROLES.includes(input.role))
+      throw new RingfenceError("RINGFENCE_USAGE", `unknown API role "${String(input.role)}"`);
+    if (!/^[0-9a-f]{64}$/.test(input.tokenHash))
+      throw new RingfenceError("RINGFENCE_USAGE", "an API token hash is 64 lower-case hex digits");
+    const row = {
+      name: input.name,
+      role: input.role,
+      token_hash: input.tokenHash,
+      created_at: new Date().toISOString(),
+      expires_at: input.expiresAt,
+      revoked_at: null,
+    };
+    // Read and insert under the write lock: the name check and the insert are one decision.
+    const id = await this.#write(async (trx) => {
+      const taken = await trx
+        .selectFrom("api_tokens")
+        .select("id")
+        .where("name", "=", input.name)
+        .executeTakeFirst();
+      if (taken !== undefined)
+        throw new RingfenceError(
+          "RINGFENCE_USAGE",
+          `an API token named "${input.name}" already exists`,
+          { hint: "token names are never reused (the audit trail names actors by them)" },
+        );
+      const inserted = await trx
+        .insertInto("api_tokens")
+        .values(row)
+        .returning("id")
+        .executeTakeFirstOrThrow();
+      return Number(inserted.id);
+    });
+    return toApiTokenRecord({ ...row, id });
+  }
+
+  async listApiTokens(): Promise<ApiTokenRecord[]> {
+    const rows = await this.#run((db) =>
+      db.selectFrom("api_tokens").selectAll().orderBy("id").execute(),
+    );
+    return rows.map(toApiTokenRecord);
+  }
+
+  async apiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | undefined> {
+    const row = await this.#run((db) =>
+      db
+        .selectFrom("api_tokens")
+        .selectAll()
+        .where("token_hash", "=", tokenHash)
+        .executeTakeFirst(),
+    );
+    return row === undefined ? undefined : toApiTokenRecord(row);
+  }
+
+  async revokeApiToken(name: string, at: string): Promise<ApiTokenRecord | undefined> {
+    await this.#write((trx) =>
+      trx
+        .updateTable("api_tokens")
+        .set({ revoked_at: at })
+        .where("name", "=", name)
+        .where("revoked_at", "is", null)
+        .execute(),
+    );
+    const row = await this.#run((db) =>
+      db.selectFrom("api_tokens").selectAll().where("name", "=", name).executeTakeFirst(),
+    );
+    return row === undefined ? undefined : toApiTokenRecord(row);
+  }
+
+  async appendAuditEntries(entries: readonly AuditEntryInput[]): Promise<AuditEntry[]> {
+    return this.#write((trx) => appendAuditEntriesIn(trx, entries));
+  }
+
+  async listAuditEntries(filter: AuditFilter = {}): Promise<AuditEntry[]> {
+    return this.#run((db) => listAuditEntriesIn(db, filter));
+  }
+
+  async recordTransition(input: TransitionInput): Promise<TransitionRecord> {
+    return this.#write((trx) => recordTransitionIn(trx, input, this.location));
+  }
+
+  async listTransitions(
+    filter: { findingId?: number; since?: string } = {},
+  ): Promise<TransitionRecord[]> {
+    return this.#run((db) => listTransitionsIn(db, filter));
+  }
+
+  async findingStates(filter: FindingStateFilter = {}): Promise<FindingStateRow[]> {
+    return this.#run((db) => findingStatesIn(db, filter, assetKeyIs));
   }
 
   async close(): Promise<void> {
@@ -1506,6 +1659,15 @@ function osMatches(os: string) {
   return sql<SqlBool>`lower(${sql.ref("assets.os")}) like ${pattern} escape '\\'`;
 }
 
+/**
+ * A read transaction that sees one snapshot for all its statements while a scan writes. SQLite's
+ * (WAL) does anyway and ignores the level; PostgreSQL's default READ COMMITTED would take a new
+ * snapshot per statement (PostgreSQL 15 manual §13.2.2), e.g. ports of assets it did not list.
+ */
+function readTransaction(db: Db) {
+  return db.transaction().setIsolationLevel("repeatable read");
+}
+
 /** Groups of rows whose parameters (columns per row) stay under MAX_PARAMETERS. */
 function chunks<T>(items: readonly T[], columnsPerRow: number): T[][] {
   const size = Math.max(1, Math.floor(MAX_PARAMETERS / columnsPerRow));
@@ -1535,6 +1697,18 @@ function toScanRecord(row: Omit<Selectable<ScansTable>, "seq">): ScanRecord {
     probesDone: row.probes_done,
     counts: parseJson<Record<string, number>>(row.counts_json) ?? {},
     error: row.error,
+  };
+}
+
+function toApiTokenRecord(row: Selectable<ApiTokensTable>): ApiTokenRecord {
+  return {
+    id: Number(row.id),
+    name: row.name,
+    role: row.role as ApiRole,
+    tokenHash: row.token_hash,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
   };
 }
 

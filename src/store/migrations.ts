@@ -30,6 +30,14 @@ function refType(dialect: DialectName) {
   return dialect === "sqlite" ? sql`integer` : sql`bigint`;
 }
 
+/**
+ * A count that can pass 2^31 (a scan's probes: a /8 times a thousand ports is 1.7e10). SQLite's
+ * integer is 64-bit already; PostgreSQL's is 32-bit. The backend reads int8 back as a number.
+ */
+function countType(dialect: DialectName) {
+  return dialect === "sqlite" ? sql`integer` : sql`bigint`;
+}
+
 const migration1: Migration = {
   version: 1,
   name: "inventory",
@@ -45,9 +53,9 @@ const migration1: Migration = {
       .addColumn("command", "text", (col) => col.notNull())
       .addColumn("params_json", "text", (col) => col.notNull())
       .addColumn("params_hash", "text", (col) => col.notNull())
-      .addColumn("total_probes", "integer", (col) => col.notNull())
-      .addColumn("checkpoint_step", "integer", (col) => col.notNull().defaultTo(0))
-      .addColumn("probes_done", "integer", (col) => col.notNull().defaultTo(0))
+      .addColumn("total_probes", countType(dialect), (col) => col.notNull())
+      .addColumn("checkpoint_step", countType(dialect), (col) => col.notNull().defaultTo(0))
+      .addColumn("probes_done", countType(dialect), (col) => col.notNull().defaultTo(0))
       .addColumn("counts_json", "text", (col) => col.notNull())
       .addColumn("error", "text")
       .addCheckConstraint(
@@ -260,7 +268,110 @@ const migration4: Migration = {
   },
 };
 
-export const MIGRATIONS: readonly Migration[] = [migration1, migration2, migration3, migration4];
+/**
+ * Version 5: the remediation workflow (src/workflow) and the audit trail (src/audit). The audit
+ * log is append-only and hash-chained: seq is assigned by the writer (not an identity) because the
+ * entry's hash covers it, and prev_hash is unique so that two writers racing on the same tail can
+ * never both append (one fails on the constraint instead of forking the chain).
+ */
+const migration5: Migration = {
+  version: 5,
+  name: "workflow-audit",
+  async up(db, dialect) {
+    await db.schema
+      .createTable("audit_log")
+      .addColumn("seq", refType(dialect), (col) => col.primaryKey())
+      .addColumn("at", "text", (col) => col.notNull())
+      .addColumn("actor", "text", (col) => col.notNull())
+      .addColumn("kind", "text", (col) => col.notNull())
+      .addColumn("subject", "text", (col) => col.notNull())
+      .addColumn("evidence_ref", "text")
+      .addColumn("payload_json", "text", (col) => col.notNull())
+      .addColumn("prev_hash", "text", (col) => col.notNull().unique())
+      .addColumn("hash", "text", (col) => col.notNull().unique())
+      .execute();
+    await db.schema
+      .createIndex("audit_log_subject_idx")
+      .on("audit_log")
+      .columns(["subject", "seq"])
+      .execute();
+    await db.schema
+      .createIndex("audit_log_kind_idx")
+      .on("audit_log")
+      .columns(["kind", "seq"])
+      .execute();
+
+    await db.schema
+      .createTable("finding_transitions")
+      .addColumn("id", idType(dialect), (col) => col.primaryKey())
+      .addColumn("finding_id", refType(dialect), (col) => col.notNull().references("findings.id"))
+      .addColumn("from_state", "text", (col) => col.notNull())
+      .addColumn("to_state", "text", (col) => col.notNull())
+      .addColumn("actor", "text", (col) => col.notNull())
+      .addColumn("at", "text", (col) => col.notNull())
+      .addColumn("evidence_json", "text", (col) => col.notNull())
+      .addColumn("audit_seq", refType(dialect), (col) => col.notNull().references("audit_log.seq"))
+      .execute();
+    await db.schema
+      .createIndex("finding_transitions_finding_idx")
+      .on("finding_transitions")
+      .columns(["finding_id", "id"])
+      .execute();
+
+    // The current workflow state of each finding that has left "detected" (a vulnerable finding
+    // without a row is implicitly detected). Derivable from finding_transitions; kept as a row so
+    // that status and the API read one row per finding.
+    await db.schema
+      .createTable("finding_states")
+      .addColumn("finding_id", refType(dialect), (col) =>
+        col.primaryKey().references("findings.id"),
+      )
+      .addColumn("state", "text", (col) => col.notNull())
+      .addColumn("since", "text", (col) => col.notNull())
+      // risk-accepted: the state an expired acceptance returns to.
+      .addColumn("previous_state", "text")
+      // 1 from a quarantine until the reconnect: closing then needs a reconnect record.
+      .addColumn("disconnected", "integer", (col) => col.notNull().defaultTo(0))
+      .addColumn("accepted_until", "text")
+      .addColumn("last_transition_id", refType(dialect), (col) =>
+        col.notNull().references("finding_transitions.id"),
+      )
+      .addCheckConstraint(
+        "finding_states_state_check",
+        sql`state in ('detected', 'quarantined', 'shielded', 'patched', 'verified', 'closed', 'risk-accepted', 'reopened')`,
+      )
+      .execute();
+  },
+};
+
+/** The REST API's bearer tokens (src/api); see ApiTokensTable. */
+const migration6: Migration = {
+  version: 6,
+  name: "api-tokens",
+  async up(db, dialect) {
+    await db.schema
+      .createTable("api_tokens")
+      .addColumn("id", idType(dialect), (col) => col.primaryKey())
+      .addColumn("name", "text", (col) => col.notNull().unique())
+      .addColumn("role", "text", (col) => col.notNull())
+      // Every request looks its token up by hash: the unique index serves that lookup.
+      .addColumn("token_hash", "text", (col) => col.notNull().unique())
+      .addColumn("created_at", "text", (col) => col.notNull())
+      .addColumn("expires_at", "text")
+      .addColumn("revoked_at", "text")
+      .addCheckConstraint("api_tokens_role_check", sql`role in ('viewer', 'operator', 'admin')`)
+      .execute();
+  },
+};
+
+export const MIGRATIONS: readonly Migration[] = [
+  migration1,
+  migration2,
+  migration3,
+  migration4,
+  migration5,
+  migration6,
+];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS.length;
 

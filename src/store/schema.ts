@@ -170,6 +170,67 @@ export interface ControlsTable {
   control_json: string;
 }
 
+/** Since version 5: the hash-chained, append-only audit trail (src/audit). */
+export interface AuditLogTable {
+  /** 1, 2, ...: assigned by the writer, covered by the hash. */
+  seq: number;
+  at: string;
+  actor: string;
+  kind: string;
+  subject: string;
+  evidence_ref: string | null;
+  /** Canonical JSON of the payload. */
+  payload_json: string;
+  /** hash of the entry before (64 zeros for the first). */
+  prev_hash: string;
+  /** sha256 of the entry's canonical JSON (src/audit/audit-hash.ts). */
+  hash: string;
+}
+
+/** Since version 5: every workflow transition of a finding (src/workflow). */
+export interface FindingTransitionsTable {
+  id: Generated<number>;
+  finding_id: number;
+  from_state: string;
+  to_state: string;
+  actor: string;
+  at: string;
+  /** Canonical JSON of the evidence the transition was granted on. */
+  evidence_json: string;
+  audit_seq: number;
+}
+
+/** Since version 5: the current workflow state of a finding that has left "detected". */
+export interface FindingStatesTable {
+  finding_id: number;
+  state: string;
+  since: string;
+  previous_state: string | null;
+  /** 0/1: quarantined and not yet reconnected. */
+  disconnected: number;
+  accepted_until: string | null;
+  last_transition_id: number;
+}
+
+/**
+ * Since version 6: bearer tokens of the REST API (src/api). Only the SHA-256 of a token is
+ * stored; the token itself is shown once, when it is created. Rows are never deleted: a revoked
+ * token keeps its row (revoked_at set) so that the audit trail's actor names stay resolvable.
+ */
+export interface ApiTokensTable {
+  id: Generated<number>;
+  /** Unique; the actor name the audit trail records for this token's requests. */
+  name: string;
+  /** viewer, operator or admin (a check constraint holds it). */
+  role: string;
+  /** Lower-case hex SHA-256 of the token text; unique. */
+  token_hash: string;
+  created_at: string;
+  /** ISO instant; null: never expires. */
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
 export interface StoreDatabase {
   ringfence_meta: MetaTable;
   scans: ScansTable;
@@ -180,4 +241,8 @@ export interface StoreDatabase {
   check_runs: CheckRunsTable;
   assessments: AssessmentsTable;
   controls: ControlsTable;
+  audit_log: AuditLogTable;
+  finding_transitions: FindingTransitionsTable;
+  finding_states: FindingStatesTable;
+  api_tokens: ApiTokensTable;
 }

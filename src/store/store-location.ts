@@ -4,12 +4,16 @@ import { RingfenceError } from "../errors.js";
 
 export const DEFAULT_STORE_LOCATION = "./ringfence.db";
 
-export type StoreLocation = { kind: "sqlite"; path: string };
+export type StoreLocation =
+  | { kind: "sqlite"; path: string }
+  /** url is what the driver connects with; display is it without the password, for messages. */
+  | { kind: "postgres"; url: string; display: string };
 
 /**
- * `--db` accepts a path, `sqlite:PATH` or `file:PATH` (also `file:///abs/path`). Other URL
- * schemes are refused by name so that a PostgreSQL URL is never taken for a file called
- * "postgres:"; a Windows drive letter (C:\...) is a path, not a scheme.
+ * `--db` accepts a path, `sqlite:PATH` or `file:PATH` (also `file:///abs/path`), or a
+ * PostgreSQL URL (`postgres://user[:password]@host[:port]/database`, also `postgresql://`).
+ * Other URL schemes are refused by name so that they are never taken for a file called
+ * "mysql:"; a Windows drive letter (C:\...) is a path, not a scheme.
  */
 export function parseStoreLocation(location: string = DEFAULT_STORE_LOCATION): StoreLocation {
   if (location.trim() === "") {
@@ -30,18 +34,38 @@ export function parseStoreLocation(location: string = DEFAULT_STORE_LOCATION): S
       };
     case "postgres":
     case "postgresql":
-      throw new RingfenceError(
-        "RINGFENCE_DB_UNAVAILABLE",
-        "PostgreSQL support is not built yet: ringfence stores its inventory in SQLite for now",
-        { hint: `Pass a file path, e.g. --db ${DEFAULT_STORE_LOCATION}` },
-      );
+      return { kind: "postgres", url: location, display: redactedUrl(location) };
     default:
       throw new RingfenceError(
         "RINGFENCE_DB_UNAVAILABLE",
         `unsupported database URL scheme "${scheme}:"`,
-        { hint: `Pass a file path, sqlite:PATH or file:PATH, e.g. --db ${DEFAULT_STORE_LOCATION}` },
+        {
+          hint: `Pass a file path, sqlite:PATH, file:PATH or postgres://user@host/database, e.g. --db ${DEFAULT_STORE_LOCATION}`,
+        },
       );
   }
+}
+
+/**
+ * The URL as messages may show it: no password, neither in the userinfo nor in a `password`
+ * query parameter (libpq and node-postgres accept both, libpq §34.1.1). A URL that does not
+ * parse is refused here, without echoing it: it may hold a password we cannot find.
+ */
+export function redactedUrl(location: string): string {
+  let url: URL;
+  try {
+    url = new URL(location);
+  } catch {
+    // No cause: Node's URL error carries the input, password and all.
+    throw new RingfenceError("RINGFENCE_DB_UNAVAILABLE", "the PostgreSQL URL is malformed", {
+      hint: "Pass --db postgres://user@host:port/database (percent-encode special characters).",
+    });
+  }
+  if (url.password !== "") url.password = "";
+  for (const key of [...url.searchParams.keys()]) {
+    if (key.toLowerCase() === "password") url.searchParams.set(key, "redacted");
+  }
+  return url.toString();
 }
 
 function fileUrlPath(location: string): string {

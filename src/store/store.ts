@@ -299,6 +299,144 @@ export interface AssessmentFilter {
   limit?: number;
 }
 
+/** Roles of REST API tokens, least privileged first (src/api/auth.ts says what each may do). */
+export const API_ROLES = ["viewer", "operator", "admin"] as const;
+export type ApiRole = (typeof API_ROLES)[number];
+
+/** A REST API token to store: its SHA-256, never the token itself. */
+export interface ApiTokenInput {
+  /** Unique among all tokens ever created; the audit trail's actor name. */
+  name: string;
+  role: ApiRole;
+  /** Lower-case hex SHA-256 of the token text. */
+  tokenHash: string;
+  /** ISO instant; null: never expires. */
+  expiresAt: string | null;
+}
+
+export interface ApiTokenRecord {
+  id: number;
+  name: string;
+  role: ApiRole;
+  tokenHash: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+/** The remediation workflow's states (src/workflow): the main line, then the two side states. */
+export const WORKFLOW_STATES = [
+  "detected",
+  "quarantined",
+  "shielded",
+  "patched",
+  "verified",
+  "closed",
+  "risk-accepted",
+  "reopened",
+] as const;
+export type WorkflowState = (typeof WORKFLOW_STATES)[number];
+
+/** One audit entry to append (appendAuditEntries assigns seq, hashes and, when absent, at). */
+export interface AuditEntryInput {
+  /** Who: "operator:alice", "api:token-3", "ringfence verify", ... */
+  actor: string;
+  /** What: "transition", "assessment", "control", or another component's kind. */
+  kind: string;
+  /** About what: "finding:12", "control:shield-abc", ... */
+  subject: string;
+  /** Where the evidence is: "check-run:45", "control:shield-abc", "attestation", ... */
+  evidenceRef?: string | null;
+  /** JSON-serialisable; stored as canonical JSON. */
+  payload?: unknown;
+  /** ISO instant; defaults to the wall clock at append. */
+  at?: string;
+}
+
+/** A stored audit entry: hash = sha256(canonical JSON of every other field), prevHash chains. */
+export interface AuditEntry {
+  seq: number;
+  at: string;
+  actor: string;
+  kind: string;
+  subject: string;
+  evidenceRef: string | null;
+  payload: unknown;
+  /** The hash of entry seq - 1; 64 zeros for seq 1. */
+  prevHash: string;
+  hash: string;
+}
+
+export interface AuditFilter {
+  /** Entries at or after this ISO instant. */
+  since?: string;
+  subject?: string;
+  kind?: string;
+  limit?: number;
+  /** Entries with seq greater than this (paging). */
+  afterSeq?: number;
+}
+
+/** A workflow transition to record (src/workflow validated its evidence before). */
+export interface TransitionInput {
+  findingId: number;
+  /** The state the caller saw; recordTransition refuses when the stored one differs (a race). */
+  from: WorkflowState;
+  to: WorkflowState;
+  actor: string;
+  /** ISO instant of the transition. */
+  at: string;
+  /** JSON-serialisable evidence the transition was granted on. */
+  evidence: unknown;
+  /** risk-accepted: the state to return to when the acceptance expires. */
+  previousState?: WorkflowState | null;
+  /** Quarantined and not reconnected since. */
+  disconnected: boolean;
+  /** risk-accepted: the acceptance's expiry. */
+  acceptedUntil?: string | null;
+}
+
+export interface TransitionRecord {
+  id: number;
+  findingId: number;
+  from: WorkflowState;
+  to: WorkflowState;
+  actor: string;
+  at: string;
+  evidence: unknown;
+  /** The audit entry written with it. */
+  auditSeq: number;
+}
+
+export interface FindingStateFilter {
+  findingId?: number;
+  /** The asset's address (any spelling of the same IP address). */
+  address?: string;
+  advisory?: string;
+  state?: WorkflowState;
+}
+
+/**
+ * The workflow state of a finding with the finding's identity. A finding whose verdict is
+ * vulnerable and that has no transition yet is "detected" (lastTransitionId null).
+ */
+export interface FindingStateRow {
+  findingId: number;
+  address: string;
+  protocol: Protocol;
+  port: number;
+  advisory: string;
+  checkId: string;
+  /** The finding's latest verdict (findings.verdict). */
+  verdict: string;
+  state: WorkflowState;
+  since: string;
+  previousState: WorkflowState | null;
+  disconnected: boolean;
+  acceptedUntil: string | null;
+  lastTransitionId: number | null;
+}
+
 /**
  * The inventory: scans with their checkpoints, and what they found (assets, services, raw
  * observations). One implementation over kysely; the backend (SQLite today) only opens the
@@ -366,7 +504,7 @@ export interface Store {
    * what AssessmentInput says, is a RingfenceError and writes nothing. created_at is one instant
    * for the whole call.
    */
-  recordAssessments(rows: readonly AssessmentInput[]): Promise<void>;
+  recordAssessments(rows: readonly AssessmentInput[], options?: { actor?: string }): Promise<void>;
   /**
    * The latest assessment (last recorded) of each finding that has one, with the finding's
    * address, service, status: rating (very-high first), then protect-by (none last), then
@@ -376,13 +514,38 @@ export interface Store {
   /** The latest assessment of one finding, or undefined when it has none. */
   assessmentOf(findingId: number): Promise<AssessmentRecord | undefined>;
   /** Adds verified controls; a control whose id is already stored is superseded (not removed). */
-  recordControls(controls: readonly Control[]): Promise<void>;
+  recordControls(controls: readonly Control[], options?: { actor?: string }): Promise<void>;
   /**
    * The latest version of each stored control, by id. With `validAt` (ISO instant), only those
    * verified at or before it whose explicit expiry is after it (the risk engine also applies the
    * policy's TTL).
    */
   listControls(filter?: { validAt?: string }): Promise<Control[]>;
+  /**
+   * Atomic: appends the entries to the hash-chained audit log in order, each chained to the one
+   * before (the tail is read under the write lock). Returns them as stored.
+   */
+  appendAuditEntries(entries: readonly AuditEntryInput[]): Promise<AuditEntry[]>;
+  /** Oldest first (seq order). */
+  listAuditEntries(filter?: AuditFilter): Promise<AuditEntry[]>;
+  /**
+   * Atomic: the transition, the finding's new state and the transition's audit entry (kind
+   * "transition", subject "finding:<id>"). RINGFENCE_TRANSITION_CONFLICT when the finding's
+   * stored state is not input.from; RINGFENCE_USAGE when there is no such finding.
+   */
+  recordTransition(input: TransitionInput): Promise<TransitionRecord>;
+  /** Oldest first. */
+  listTransitions(filter?: { findingId?: number; since?: string }): Promise<TransitionRecord[]>;
+  /** Findings in the workflow (a state row, or a vulnerable verdict), numeric address order. */
+  findingStates(filter?: FindingStateFilter): Promise<FindingStateRow[]>;
+  /** Stores a REST API token; a name already taken (even by a revoked token) is RINGFENCE_USAGE. */
+  createApiToken(input: ApiTokenInput): Promise<ApiTokenRecord>;
+  /** Every token, revoked and expired ones included, in creation order. */
+  listApiTokens(): Promise<ApiTokenRecord[]>;
+  /** The token with this hash, revoked or expired or not (the caller judges). */
+  apiTokenByHash(tokenHash: string): Promise<ApiTokenRecord | undefined>;
+  /** Sets revoked_at (kept if already set); undefined when no token has that name. */
+  revokeApiToken(name: string, at: string): Promise<ApiTokenRecord | undefined>;
   /** Idempotent. */
   close(): Promise<void>;
 }

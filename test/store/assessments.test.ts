@@ -1,6 +1,5 @@
-import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import {
   LATEST_SCHEMA_VERSION,
   openStore,
@@ -8,13 +7,27 @@ import {
   type CheckRunInput,
   type Store,
 } from "../../src/store/index.js";
-import { openStoreAtVersion, tempDirectory } from "./store-test-helpers.js";
+import { createTestStoreLocation, type TestStoreLocation } from "../helpers/test-store.js";
+import {
+  isPostgresLocation,
+  metaSchemaVersion,
+  openStoreAtVersion,
+  sqlRows,
+  tableNames,
+} from "./store-test-helpers.js";
 
-let dir: { path: string; cleanup: () => void };
-beforeEach(() => {
-  dir = tempDirectory();
+let locations: TestStoreLocation[] = [];
+afterEach(async () => {
+  for (const where of locations) await where.cleanup();
+  locations = [];
 });
-afterEach(() => dir.cleanup());
+
+/** A fresh store location (a SQLite file, or a PostgreSQL database in the postgres project). */
+async function newLocation(): Promise<string> {
+  const where = await createTestStoreLocation();
+  locations.push(where);
+  return where.location;
+}
 
 function run(address: string, advisory: string, verdict: CheckRunInput["verdict"]): CheckRunInput {
   return {
@@ -55,13 +68,8 @@ function assessment(findingId: number, extra: Partial<AssessmentInput> = {}): As
   };
 }
 
-function tableRows(path: string): unknown[] {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db.prepare("select * from assessments order by id").all();
-  } finally {
-    db.close();
-  }
+function tableRows(path: string): Promise<unknown[]> {
+  return sqlRows(path, "select * from assessments order by id");
 }
 
 async function withStore<T>(path: string, use: (store: Store) => Promise<T>): Promise<T> {
@@ -75,7 +83,7 @@ async function withStore<T>(path: string, use: (store: Store) => Promise<T>): Pr
 
 describe("assessments in the store", () => {
   it("records assessments in one transaction and reads the latest per finding", async () => {
-    const path = join(dir.path, "a.db");
+    const path = await newLocation();
     await withStore(path, async (store) => {
       await store.recordCheckRuns([
         run("10.0.0.9", "ms03-026", "VULNERABLE"),
@@ -145,13 +153,13 @@ describe("assessments in the store", () => {
   });
 
   it("writes nothing when one row is bad or names no finding", async () => {
-    const path = join(dir.path, "b.db");
+    const path = await newLocation();
     await withStore(path, async (store) => {
       await store.recordCheckRuns([run("10.0.0.9", "ms03-026", "VULNERABLE")]);
       const [finding] = await store.listFindings();
       await store.recordAssessments([assessment(finding!.id)]);
     });
-    const before = tableRows(path);
+    const before = await tableRows(path);
     await withStore(path, async (store) => {
       const [finding] = await store.listFindings();
       await expect(
@@ -167,11 +175,11 @@ describe("assessments in the store", () => {
         store.recordAssessments([assessment(finding!.id, { assessmentJson: "{" })]),
       ).rejects.toThrow(/assessmentJson is not JSON/);
     });
-    expect(tableRows(path)).toEqual(before);
+    expect(await tableRows(path)).toEqual(before);
   });
 
   it("migrates a version-2 database in place, keeping its findings", async () => {
-    const path = join(dir.path, "v2.db");
+    const path = await newLocation();
     const v2 = await openStoreAtVersion(path, 2);
     await v2.recordCheckRuns([
       run("10.0.0.9", "ms03-026", "VULNERABLE"),
@@ -179,18 +187,7 @@ describe("assessments in the store", () => {
     ]);
     const before = await v2.listFindings();
     await v2.close();
-    const tables = () => {
-      const db = new Database(path, { readonly: true });
-      try {
-        return db
-          .prepare("select name from sqlite_schema where type = 'table' order by name")
-          .pluck()
-          .all();
-      } finally {
-        db.close();
-      }
-    };
-    expect(tables()).not.toContain("assessments");
+    expect(await tableNames(path)).not.toContain("assessments");
 
     await withStore(path, async (store) => {
       expect(await store.listFindings()).toEqual(before);
@@ -199,12 +196,16 @@ describe("assessments in the store", () => {
       await store.recordAssessments([assessment(open.id)]);
       expect((await store.assessmentOf(open.id))?.address).toBe("10.0.0.9");
     });
-    expect(tables()).toContain("assessments");
-    const db = new Database(path, { readonly: true });
-    try {
-      expect(db.pragma("user_version", { simple: true })).toBe(LATEST_SCHEMA_VERSION);
-    } finally {
-      db.close();
+    expect(await tableNames(path)).toContain("assessments");
+    expect(await metaSchemaVersion(path)).toBe(LATEST_SCHEMA_VERSION);
+    if (!isPostgresLocation(path)) {
+      // SQLite also keeps it in the file header, for the read-only guard.
+      const db = new Database(path, { readonly: true });
+      try {
+        expect(db.pragma("user_version", { simple: true })).toBe(LATEST_SCHEMA_VERSION);
+      } finally {
+        db.close();
+      }
     }
   });
 });

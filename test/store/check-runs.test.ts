@@ -1,37 +1,31 @@
-import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { findingFromStoreRow, type FindingRow } from "../../src/risk/index.js";
 import { openStore, type CheckRunInput, type Store } from "../../src/store/index.js";
-import { probe, tempDirectory } from "./store-test-helpers.js";
+import { createTestStoreLocation, type TestStoreLocation } from "../helpers/test-store.js";
+import { isPostgresLocation, probe, sqlRows } from "./store-test-helpers.js";
 
-let dir: { path: string; cleanup: () => void };
+let where: TestStoreLocation;
 let path: string;
 let store: Store;
 beforeEach(async () => {
-  dir = tempDirectory();
-  path = join(dir.path, "inv.db");
+  where = await createTestStoreLocation();
+  path = where.location;
   store = await openStore(path);
 });
 afterEach(async () => {
   await store.close();
-  dir.cleanup();
+  await where.cleanup();
 });
 
-/** Reads the database file directly, past the Store API. */
-function rows<T = Record<string, unknown>>(query: string, ...params: unknown[]): T[] {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db.prepare(query).all(...params) as T[];
-  } finally {
-    db.close();
-  }
+/** Reads the database directly, past the Store API. */
+function rows<T = Record<string, unknown>>(query: string, ...params: unknown[]): Promise<T[]> {
+  return sqlRows<T>(path, query, params);
 }
 
-function tableCounts(): Record<string, number> {
+async function tableCounts(): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const table of ["assets", "check_runs", "findings", "scans", "services"]) {
-    counts[table] = rows<{ n: number }>(`select count(*) as n from ${table}`)[0]!.n;
+    counts[table] = (await rows<{ n: number }>(`select count(*) as n from ${table}`))[0]!.n;
   }
   return counts;
 }
@@ -161,7 +155,7 @@ describe("recordCheckRuns", () => {
 
     // The columns the risk adapter reads, as it reads them.
     expect(
-      rows<{ evidence_json: string }>("select evidence_json from findings order by id")[0]
+      (await rows<{ evidence_json: string }>("select evidence_json from findings order by id"))[0]
         ?.evidence_json,
     ).toBe(
       JSON.stringify({
@@ -276,7 +270,7 @@ describe("recordCheckRuns", () => {
       run({ address: "10.9.0.3", verdict: "NOT_APPLICABLE" }),
       run({ address: "10.9.0.4", verdict: "UNKNOWN" }),
     ]);
-    const stored = rows<FindingRow & { address: string; id: number }>(
+    const stored = await rows<FindingRow & { address: string; id: number }>(
       "select findings.*, assets.address from findings join assets on assets.id = findings.asset_id order by assets.address_key",
     );
     const findings = stored.map((row) =>
@@ -317,7 +311,7 @@ describe("recordCheckRuns", () => {
       [{ evidence: { big: 1n } }, "evidence is not JSON-serialisable"],
     ])("%#: %s", async (change, message) => {
       await store.recordCheckRuns([run({ address: "10.9.0.8" })]);
-      const before = tableCounts();
+      const before = await tableCounts();
       const bad = { ...run(), ...change } as unknown as CheckRunInput;
       const attempt = store.recordCheckRuns([run({ address: "10.9.0.9" }), bad]);
       await expect(attempt).rejects.toMatchObject({
@@ -326,7 +320,7 @@ describe("recordCheckRuns", () => {
         message: expect.stringContaining(message),
       });
       await expect(attempt).rejects.toThrow(/^cannot record check run 2 /);
-      expect(tableCounts()).toEqual(before);
+      expect(await tableCounts()).toEqual(before);
     });
 
     it("a scanId that does not exist", async () => {
@@ -336,7 +330,7 @@ describe("recordCheckRuns", () => {
         code: "RINGFENCE_SCAN_NOT_FOUND",
         message: expect.stringContaining("no scan s-nope"),
       });
-      expect(tableCounts()).toEqual({
+      expect(await tableCounts()).toEqual({
         assets: 0,
         check_runs: 0,
         findings: 0,
@@ -347,10 +341,14 @@ describe("recordCheckRuns", () => {
 
     it("a failure midway rolls back the runs, assets and findings written before it", async () => {
       // A trigger that fails the third run's insert, after the first two were written.
-      const db = new Database(path);
-      db.exec(`create trigger boom before insert on check_runs when new.check_id = 'boom'
-               begin select raise(abort, 'boom'); end`);
-      db.close();
+      await rows(
+        isPostgresLocation(path)
+          ? `create function boom() returns trigger language plpgsql as $$
+             begin if new.check_id = 'boom' then raise exception 'boom'; end if; return new; end $$;
+             create trigger boom before insert on check_runs for each row execute function boom()`
+          : `create trigger boom before insert on check_runs when new.check_id = 'boom'
+             begin select raise(abort, 'boom'); end`,
+      );
       await expect(
         store.recordCheckRuns([
           run({ address: "10.9.0.1" }),
@@ -358,7 +356,7 @@ describe("recordCheckRuns", () => {
           run({ address: "10.9.0.3", checkId: "boom" }),
         ]),
       ).rejects.toThrow("boom");
-      expect(tableCounts()).toMatchObject({ assets: 0, check_runs: 0, findings: 0 });
+      expect(await tableCounts()).toMatchObject({ assets: 0, check_runs: 0, findings: 0 });
       // The store is still usable.
       await store.recordCheckRuns([run()]);
       expect(await store.listFindings()).toHaveLength(1);

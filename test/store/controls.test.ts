@@ -1,9 +1,8 @@
 /** Verified controls in the store (schema version 4): recorded, superseded by id, filtered by time. */
-import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { Control } from "../../src/risk/types.js";
 import { openStore } from "../../src/store/index.js";
-import { scratchDir } from "../helpers/cli.js";
+import { createTestStoreLocation } from "../helpers/test-store.js";
 
 function control(id: string, verifiedAt: string, expiresAt?: string): Control {
   return {
@@ -19,11 +18,9 @@ function control(id: string, verifiedAt: string, expiresAt?: string): Control {
 }
 
 describe("controls", () => {
-  const tmp = scratchDir("rf-controls-");
-  afterAll(() => tmp.cleanup());
-
   it("keeps the latest version of each control and filters by validity", async () => {
-    const store = await openStore(join(tmp.dir, "inv.db"));
+    const where = await createTestStoreLocation("rf-controls-");
+    const store = await openStore(where.location);
     try {
       expect(await store.listControls()).toEqual([]);
       const a1 = control("a", "2026-01-01T00:00:00.000Z", "2026-01-08T00:00:00.000Z");
@@ -42,6 +39,7 @@ describe("controls", () => {
       );
     } finally {
       await store.close();
+      await where.cleanup();
     }
   });
 });

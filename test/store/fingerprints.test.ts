@@ -1,42 +1,39 @@
-import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { RingfenceError } from "../../src/errors.js";
 import { openStore, type Store } from "../../src/store/index.js";
-import { probe, tempDirectory } from "./store-test-helpers.js";
+import { createTestStoreLocation, type TestStoreLocation } from "../helpers/test-store.js";
+import { probe, sqlRows } from "./store-test-helpers.js";
 
 /**
  * recordFingerprints: the SMB fingerprint on the asset (os, os_confidence, detail_json "smb"),
  * an asset created for an address that has none, other detail keys kept, all-or-nothing.
  */
 
-let dir: { path: string; cleanup: () => void };
+let where: TestStoreLocation;
 let path: string;
 let store: Store;
 beforeEach(async () => {
-  dir = tempDirectory();
-  path = join(dir.path, "inv.db");
+  where = await createTestStoreLocation();
+  path = where.location;
   store = await openStore(path);
 });
 afterEach(async () => {
   await store.close();
-  dir.cleanup();
+  await where.cleanup();
 });
 
-function assetRows(): {
-  address: string;
-  os: string | null;
-  os_confidence: number | null;
-  detail_json: string | null;
-}[] {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db
-      .prepare("select address, os, os_confidence, detail_json from assets order by address_key")
-      .all() as never;
-  } finally {
-    db.close();
-  }
+function assetRows(): Promise<
+  {
+    address: string;
+    os: string | null;
+    os_confidence: number | null;
+    detail_json: string | null;
+  }[]
+> {
+  return sqlRows(
+    path,
+    "select address, os, os_confidence, detail_json from assets order by address_key",
+  );
 }
 
 describe("recordFingerprints", () => {
@@ -66,19 +63,17 @@ describe("recordFingerprints", () => {
       probesDone: 1,
       counts: {},
     });
-    const db = new Database(path);
-    db.prepare("update assets set detail_json = ? where address = ?").run(
+    await sqlRows(path, "update assets set detail_json = ? where address = ?", [
       JSON.stringify({ tags: ["dmz"] }),
       "10.0.0.6",
-    );
-    db.close();
+    ]);
     await store.recordFingerprints([
       { address: "10.0.0.6", os: "Samba 4.17.12", osConfidence: 99, detail: { v: 1 } },
     ]);
     await store.recordFingerprints([
       { address: "10.0.0.6", os: "Samba 4.17.12", osConfidence: 98, detail: { v: 2 } },
     ]);
-    expect(assetRows()).toEqual([
+    expect(await assetRows()).toEqual([
       {
         address: "10.0.0.6",
         os: "Samba 4.17.12",
@@ -99,14 +94,14 @@ describe("recordFingerprints", () => {
     await expect(
       store.recordFingerprints([{ address: "10.0.0.8", os: "x", osConfidence: 101, detail: {} }]),
     ).rejects.toThrow(/osConfidence/);
-    expect(assetRows()).toEqual([]);
+    expect(await assetRows()).toEqual([]);
   });
 
   it("stores an unknown OS as null", async () => {
     await store.recordFingerprints([
       { address: "2001:db8::9", os: null, osConfidence: null, detail: { failures: [] } },
     ]);
-    expect(assetRows()).toEqual([
+    expect(await assetRows()).toEqual([
       {
         address: "2001:db8::9",
         os: null,

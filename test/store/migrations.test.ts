@@ -1,39 +1,83 @@
-import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { LATEST_SCHEMA_VERSION, openStore } from "../../src/store/index.js";
-import { probe, tempDirectory, openStoreAtVersion } from "./store-test-helpers.js";
+import { createTestStoreLocation, type TestStoreLocation } from "../helpers/test-store.js";
+import {
+  isPostgresLocation,
+  metaSchemaVersion,
+  openStoreAtVersion,
+  probe,
+  sqlRows,
+} from "./store-test-helpers.js";
 
-let dir: { path: string; cleanup: () => void };
-beforeEach(() => {
-  dir = tempDirectory();
+let locations: TestStoreLocation[] = [];
+afterEach(async () => {
+  for (const where of locations) await where.cleanup();
+  locations = [];
 });
-afterEach(() => dir.cleanup());
 
-function schemaOf(path: string): unknown[] {
-  const db = new Database(path, { readonly: true });
+/** A fresh store location (a SQLite file, or a PostgreSQL database in the postgres project). */
+async function newLocation(): Promise<string> {
+  const where = await createTestStoreLocation();
+  locations.push(where);
+  return where.location;
+}
+
+/** Every table, column, index and constraint, as the database describes them. */
+async function schemaOf(location: string): Promise<unknown[]> {
+  if (!isPostgresLocation(location)) {
+    return sqlRows(
+      location,
+      "select type, name, tbl_name, sql from sqlite_schema order by type, name",
+    );
+  }
+  const columns = await sqlRows(
+    location,
+    `select table_name, ordinal_position, column_name, data_type, is_nullable, column_default,
+            is_identity
+     from information_schema.columns where table_schema = current_schema()
+     order by table_name, ordinal_position`,
+  );
+  const indexes = await sqlRows(
+    location,
+    "select tablename, indexname, indexdef from pg_indexes where schemaname = current_schema() order by indexname",
+  );
+  const constraints = await sqlRows(
+    location,
+    `select conrelid::regclass::text as table_name, conname, pg_get_constraintdef(oid) as def
+     from pg_constraint where connamespace = current_schema()::regnamespace order by conname`,
+  );
+  return [...columns, ...indexes, ...constraints];
+}
+
+async function tablesOf(location: string): Promise<string[]> {
+  const schema = (await schemaOf(location)) as {
+    type?: string;
+    name?: string;
+    table_name?: string;
+  }[];
+  return isPostgresLocation(location)
+    ? [...new Set(schema.flatMap((row) => (row.table_name === undefined ? [] : [row.table_name])))]
+    : schema.filter((row) => row.type === "table").map((row) => row.name as string);
+}
+
+/**
+ * The schema version as both places record it: ringfence_meta, and for SQLite the file
+ * header's user_version (what the read-only guard reads).
+ */
+async function versionOf(location: string): Promise<{ meta: number; header?: unknown }> {
+  const meta = await metaSchemaVersion(location);
+  if (isPostgresLocation(location)) return { meta };
+  const db = new Database(location, { readonly: true });
   try {
-    return db
-      .prepare("select type, name, tbl_name, sql from sqlite_schema order by type, name")
-      .all();
+    return { meta, header: db.pragma("user_version", { simple: true }) };
   } finally {
     db.close();
   }
 }
 
-function header(path: string): { userVersion: unknown; schemaVersion: string | undefined } {
-  const db = new Database(path, { readonly: true });
-  try {
-    return {
-      userVersion: db.pragma("user_version", { simple: true }),
-      schemaVersion: (
-        db.prepare("select value from ringfence_meta where key = 'schema_version'").get() as
-          { value: string } | undefined
-      )?.value,
-    };
-  } finally {
-    db.close();
-  }
+function version(n: number, location: string): { meta: number; header?: unknown } {
+  return isPostgresLocation(location) ? { meta: n } : { meta: n, header: n };
 }
 
 /**
@@ -63,39 +107,32 @@ async function versionOneInventory(path: string): Promise<{ scans: string[] }> {
   await store.finishScan(second.id, "interrupted");
   await store.close();
 
-  const db = new Database(path);
-  db.prepare(
+  await sqlRows(
+    path,
     `insert into findings (asset_id, protocol, port, advisory, check_id, verdict, evidence_json,
                            first_seen, last_seen, status)
      select id, 'tcp', 135, 'ms03-039', 'ms03-039-kb824146scan', 'vulnerable', '{"legacy":true}',
             '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z', 'open'
      from assets where address = '10.7.0.2'`,
-  ).run();
-  db.close();
+  );
   return { scans: [first.id, second.id] };
 }
 
 describe("migrations", () => {
-  it("is at version 4", () => {
-    expect(LATEST_SCHEMA_VERSION).toBe(4);
+  it("is at version 6", () => {
+    expect(LATEST_SCHEMA_VERSION).toBe(6);
   });
 
   it("migrates a version-1 database in place to the latest version, keeping every row", async () => {
-    const path = join(dir.path, "v1.db");
+    const path = await newLocation();
     const { scans } = await versionOneInventory(path);
-    expect(header(path)).toEqual({ userVersion: 1, schemaVersion: "1" });
-    const v1Tables = (schemaOf(path) as { type: string; name: string }[])
-      .filter((row) => row.type === "table")
-      .map((row) => row.name);
-    expect(v1Tables).not.toContain("check_runs");
+    expect(await versionOf(path)).toEqual(version(1, path));
+    expect(await tablesOf(path)).not.toContain("check_runs");
 
     // What the version-1 store answered, read through the same queries after the migration.
     const store = await openStore(path);
     try {
-      expect(header(path)).toEqual({
-        userVersion: LATEST_SCHEMA_VERSION,
-        schemaVersion: String(LATEST_SCHEMA_VERSION),
-      });
+      expect(await versionOf(path)).toEqual(version(LATEST_SCHEMA_VERSION, path));
       const listed = await store.listScans();
       expect(listed.map((s) => [s.id, s.command, s.status, s.probesDone, s.counts])).toEqual([
         [scans[1], "scan b", "interrupted", 1, { open: 1 }],
@@ -173,24 +210,22 @@ describe("migrations", () => {
   });
 
   it("gives a migrated database the same schema as a new one", async () => {
-    const migrated = join(dir.path, "v1.db");
+    const migrated = await newLocation();
     await versionOneInventory(migrated);
     await (await openStore(migrated)).close();
-    const fresh = join(dir.path, "new.db");
+    const fresh = await newLocation();
     await (await openStore(fresh)).close();
-    expect(schemaOf(migrated)).toEqual(schemaOf(fresh));
+    expect(await schemaOf(migrated)).toEqual(await schemaOf(fresh));
   });
 
   it("leaves a version-1 database untouched when it cannot be migrated", async () => {
-    const path = join(dir.path, "v1.db");
+    const path = await newLocation();
     await versionOneInventory(path);
     // Another table called check_runs makes migration 2 fail halfway through its transaction.
-    const db = new Database(path);
-    db.exec("create table check_runs (x)");
-    db.close();
-    const before = schemaOf(path);
+    await sqlRows(path, "create table check_runs (x integer)");
+    const before = await schemaOf(path);
     await expect(openStore(path)).rejects.toThrow(/check_runs/);
-    expect(schemaOf(path)).toEqual(before);
-    expect(header(path)).toEqual({ userVersion: 1, schemaVersion: "1" });
+    expect(await schemaOf(path)).toEqual(before);
+    expect(await versionOf(path)).toEqual(version(1, path));
   });
 });

@@ -60,29 +60,49 @@ function tables(path: string): string[] {
 
 describe("parseStoreLocation", () => {
   it("accepts a path, sqlite: and file: URLs", () => {
+    const pathOf = (location: string) => {
+      const parsed = parseStoreLocation(location);
+      return parsed.kind === "sqlite" ? parsed.path : undefined;
+    };
     expect(parseStoreLocation("inv.db")).toEqual({ kind: "sqlite", path: resolve("inv.db") });
     expect(parseStoreLocation()).toEqual({ kind: "sqlite", path: resolve("ringfence.db") });
-    expect(parseStoreLocation("sqlite:data/inv.db").path).toBe(resolve("data/inv.db"));
-    expect(parseStoreLocation("sqlite:///var/lib/inv.db").path).toBe("/var/lib/inv.db");
-    expect(parseStoreLocation("file:inv.db").path).toBe(resolve("inv.db"));
-    expect(parseStoreLocation("file:///var/lib/inv.db").path).toBe("/var/lib/inv.db");
+    expect(pathOf("sqlite:data/inv.db")).toBe(resolve("data/inv.db"));
+    expect(pathOf("sqlite:///var/lib/inv.db")).toBe("/var/lib/inv.db");
+    expect(pathOf("file:inv.db")).toBe(resolve("inv.db"));
+    expect(pathOf("file:///var/lib/inv.db")).toBe("/var/lib/inv.db");
   });
 
-  it("refuses PostgreSQL and other schemes by name", () => {
-    expect(() => parseStoreLocation("postgres://scanner@db/ringfence")).toThrow(
+  it("takes postgres:// and postgresql:// URLs, and shows them without the password", () => {
+    expect(parseStoreLocation("postgres://scanner@db/ringfence")).toEqual({
+      kind: "postgres",
+      url: "postgres://scanner@db/ringfence",
+      display: "postgres://scanner@db/ringfence",
+    });
+    expect(parseStoreLocation("postgresql://scanner:s3cret@db:5433/rf?sslmode=require")).toEqual({
+      kind: "postgres",
+      url: "postgresql://scanner:s3cret@db:5433/rf?sslmode=require",
+      display: "postgresql://scanner@db:5433/rf?sslmode=require",
+    });
+    const hidden = parseStoreLocation("postgres://db/rf?user=scanner&password=s3cret");
+    expect(hidden.kind === "postgres" && hidden.display).not.toContain("s3cret");
+    // A URL that does not parse is refused without being echoed (it may hold a password).
+    expect(() => parseStoreLocation("postgres://scanner:s3cret@db:99999999/rf")).toThrow(
       expect.objectContaining({
         code: "RINGFENCE_DB_UNAVAILABLE",
-        message: expect.stringContaining("PostgreSQL support is not built yet"),
+        message: expect.not.stringContaining("s3cret"),
       }),
     );
-    expect(() => parseStoreLocation("postgresql://db/ringfence")).toThrow(
-      expect.objectContaining({ code: "RINGFENCE_DB_UNAVAILABLE" }),
-    );
+  });
+
+  it("refuses other schemes by name", () => {
     expect(() => parseStoreLocation("file://fileserver/share/inv.db")).toThrow(
       expect.objectContaining({ code: "RINGFENCE_DB_UNAVAILABLE" }),
     );
     expect(() => parseStoreLocation("mysql://db/ringfence")).toThrow(
-      expect.objectContaining({ code: "RINGFENCE_DB_UNAVAILABLE" }),
+      expect.objectContaining({
+        code: "RINGFENCE_DB_UNAVAILABLE",
+        message: expect.stringContaining('"mysql:"'),
+      }),
     );
   });
 });
@@ -95,10 +115,14 @@ describe("schema and migrations", () => {
     await store.close();
 
     expect(tables(path)).toEqual([
+      "api_tokens",
       "assessments",
       "assets",
+      "audit_log",
       "check_runs",
       "controls",
+      "finding_states",
+      "finding_transitions",
       "findings",
       "observations",
       "ringfence_meta",
@@ -131,9 +155,12 @@ describe("schema and migrations", () => {
         .all();
       expect(indexes).toEqual([
         "assessments_finding_idx",
+        "audit_log_kind_idx",
+        "audit_log_subject_idx",
         "check_runs_asset_check_idx",
         "check_runs_scan_idx",
         "controls_control_idx",
+        "finding_transitions_finding_idx",
         "findings_advisory_idx",
         "scans_created_idx",
       ]);

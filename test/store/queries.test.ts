@@ -1,8 +1,7 @@
-import { join } from "node:path";
-import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore, type ScanRecord, type Store } from "../../src/store/index.js";
-import { probe, tempDirectory } from "./store-test-helpers.js";
+import { createTestStoreLocation, type TestStoreLocation } from "../helpers/test-store.js";
+import { probe, sqlRows } from "./store-test-helpers.js";
 
 /**
  * One inventory built by two scans, queried many ways:
@@ -10,14 +9,14 @@ import { probe, tempDirectory } from "./store-test-helpers.js";
  *           10.0.0.100 (445 filtered, nothing answered: no asset), 9.255.255.255 (445 open)
  *   scan 2: 10.0.0.10 (445 open now), 2001:db8::1 (445 open), 10.0.0.2 (135 closed now)
  */
-let dir: { path: string; cleanup: () => void };
+let where: TestStoreLocation;
 let store: Store;
 let first: ScanRecord;
 let second: ScanRecord;
 
 beforeAll(async () => {
-  dir = tempDirectory();
-  const path = join(dir.path, "inv.db");
+  where = await createTestStoreLocation();
+  const path = where.location;
   store = await openStore(path);
   first = await store.createScan({ command: "scan", params: { n: 1 }, totalProbes: 7 });
   await store.recordBatch(
@@ -45,24 +44,22 @@ beforeAll(async () => {
   );
   await store.close();
   // OS fingerprints come from a later stage; set them the way it will, in the table.
-  const db = new Database(path);
-  db.prepare("update assets set os = ?, os_confidence = ? where address = ?").run(
+  await sqlRows(path, "update assets set os = ?, os_confidence = ? where address = ?", [
     "Windows Server 2019",
     90,
     "10.0.0.2",
-  );
-  db.prepare("update assets set os = ? where address = ?").run(
+  ]);
+  await sqlRows(path, "update assets set os = ? where address = ?", [
     "Windows 10 (100%_sure)",
     "10.0.0.10",
-  );
-  db.prepare("update assets set os = ? where address = ?").run("Linux 5.x", "2001:db8::1");
-  db.close();
+  ]);
+  await sqlRows(path, "update assets set os = ? where address = ?", ["Linux 5.x", "2001:db8::1"]);
   store = await openStore(path);
 });
 
 afterAll(async () => {
   await store.close();
-  dir.cleanup();
+  await where.cleanup();
 });
 
 const addresses = (rows: { address: string }[]) => rows.map((row) => row.address);

@@ -1,38 +1,30 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { ProbeObservation } from "../../src/scan/observation.js";
-import { openStore, type Store } from "../../src/store/index.js";
-import { probe, tempDirectory } from "./store-test-helpers.js";
+import { openStore, RINGFENCE_APPLICATION_ID, type Store } from "../../src/store/index.js";
+import pg from "pg";
+import { createTestStoreLocation, type TestStoreLocation } from "../helpers/test-store.js";
+import { isPostgresLocation, probe, sqlCount } from "./store-test-helpers.js";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 
-let dir: { path: string; cleanup: () => void };
+let where: TestStoreLocation;
 let path: string;
 let store: Store;
 beforeEach(async () => {
-  dir = tempDirectory();
-  path = join(dir.path, "inv.db");
+  where = await createTestStoreLocation();
+  path = where.location;
   store = await openStore(path);
 });
 afterEach(async () => {
   await store.close();
-  dir.cleanup();
+  await where.cleanup();
 });
 
-function count(sql: string, ...params: unknown[]): number {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db
-      .prepare(sql)
-      .pluck()
-      .get(...params) as number;
-  } finally {
-    db.close();
-  }
+function count(sql: string, ...params: unknown[]): Promise<number> {
+  return sqlCount(path, sql, ...params);
 }
 
 /** What a scan of `addresses` x `ports` records, with every fifth address answering. */
@@ -128,7 +120,7 @@ describe("createScan and the scan lifecycle", () => {
     ]) {
       await expect(call()).rejects.toMatchObject({ code: "RINGFENCE_SCAN_NOT_FOUND" });
     }
-    expect(count("select count(*) from observations")).toBe(0);
+    expect(await count("select count(*) from observations")).toBe(0);
   });
 });
 
@@ -150,10 +142,10 @@ describe("recordBatch", () => {
       probesDone: 4,
       counts: { open: 1, filtered: 2, "open|filtered": 1 },
     });
-    expect(count("select count(*) from observations")).toBe(4);
+    expect(await count("select count(*) from observations")).toBe(4);
     // Only 192.0.2.1 answered; filtered and open|filtered prove nothing about a host.
-    expect(count("select count(*) from assets")).toBe(1);
-    expect(count("select count(*) from services")).toBe(2);
+    expect(await count("select count(*) from assets")).toBe(1);
+    expect(await count("select count(*) from services")).toBe(2);
     const [host] = await store.listHosts();
     expect(host).toMatchObject({
       address: "192.0.2.1",
@@ -190,9 +182,9 @@ describe("recordBatch", () => {
     const again = await store.scanObservations(scan.id);
     const strip = (rows: typeof first) => rows.map(({ observedAt: _o, ...rest }) => rest);
     expect(strip(again)).toEqual(strip(first));
-    expect(count("select count(*) from observations")).toBe(750);
-    expect(count("select count(*) from assets")).toBe(100);
-    expect(count("select count(*) from services")).toBe(300);
+    expect(await count("select count(*) from observations")).toBe(750);
+    expect(await count("select count(*) from assets")).toBe(100);
+    expect(await count("select count(*) from services")).toBe(300);
     expect((await store.listHosts()).map(({ lastSeen: _l, ...rest }) => rest)).toEqual(
       firstHosts.map(({ lastSeen: _l, ...rest }) => rest),
     );
@@ -217,9 +209,9 @@ describe("recordBatch", () => {
       probe(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, 445, "open"),
     );
     await store.recordBatch(scan.id, many, { step: 1, probesDone: 5000, counts: { open: 5000 } });
-    expect(count("select count(*) from observations")).toBe(5000);
-    expect(count("select count(*) from assets")).toBe(5000);
-    expect(count("select count(*) from services")).toBe(5000);
+    expect(await count("select count(*) from observations")).toBe(5000);
+    expect(await count("select count(*) from assets")).toBe(5000);
+    expect(await count("select count(*) from services")).toBe(5000);
     expect((await store.listHosts({ limit: 3 })).map((h) => h.address)).toEqual([
       "10.0.0.0",
       "10.0.0.1",
@@ -244,7 +236,7 @@ describe("recordBatch", () => {
     expect(
       (await store.listServices({ address: "192.0.2.7" })).map((s) => `${s.port} ${s.state}`),
     ).toEqual(["135 filtered", "445 open"]);
-    expect(count("select count(*) from observations where asset_id is null")).toBe(0);
+    expect(await count("select count(*) from observations where asset_id is null")).toBe(0);
   });
 
   it("keeps services at their latest state, merges hostnames and keeps detail", async () => {
@@ -369,9 +361,9 @@ describe("recordBatch", () => {
           counts: { [scan.id]: 600 },
         });
       }
-      expect(count("select count(*) from observations")).toBe(1800);
+      expect(await count("select count(*) from observations")).toBe(1800);
       // 445 is shared: one service row per (asset, port) whatever the number of scans.
-      expect(count("select count(*) from services where port = 445")).toBe(80);
+      expect(await count("select count(*) from services where port = 445")).toBe(80);
     } finally {
       await other.close();
     }
@@ -379,27 +371,14 @@ describe("recordBatch", () => {
 
   it("waits for another process's write lock instead of failing", async () => {
     const scan = await store.createScan({ command: "scan", params: {}, totalProbes: 1 });
-    const holder = spawn(
-      process.execPath,
-      [
-        "-e",
-        `const db = new (require("better-sqlite3"))(process.argv[1]);
-         db.exec("begin immediate");
-         console.log("locked");
-         setTimeout(() => { db.exec("commit"); db.close(); }, 400);`,
-        path,
-      ],
-      { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] },
-    );
-    const exited = once(holder, "exit");
-    await once(holder.stdout, "data");
+    const release = await holdWriteLock(path, 400);
     await store.recordBatch(scan.id, [probe("192.0.2.1", 445, "open")], {
       step: 1,
       probesDone: 1,
       counts: {},
     });
-    await exited;
-    expect(count("select count(*) from observations")).toBe(1);
+    await release;
+    expect(await count("select count(*) from observations")).toBe(1);
   });
 
   it("closes twice harmlessly and refuses use after close", async () => {
@@ -409,3 +388,37 @@ describe("recordBatch", () => {
     await expect(extra.listScans()).rejects.toMatchObject({ code: "RINGFENCE_DB_UNAVAILABLE" });
   });
 });
+
+/**
+ * Another process takes the store's write lock and holds it for `ms`: SQLite's with BEGIN
+ * IMMEDIATE in a child process, PostgreSQL's (the advisory lock every write transaction takes
+ * first, see postgres-backend.ts) in a session of its own. Resolves once the lock is held, to a
+ * promise of its release.
+ */
+async function holdWriteLock(location: string, ms: number): Promise<Promise<unknown>> {
+  if (isPostgresLocation(location)) {
+    const client = new pg.Client({ connectionString: location });
+    await client.connect();
+    await client.query("begin");
+    await client.query(`select pg_advisory_xact_lock(${RINGFENCE_APPLICATION_ID})`);
+    return new Promise((resolve) => setTimeout(resolve, ms)).then(async () => {
+      await client.query("commit");
+      await client.end();
+    });
+  }
+  const holder = spawn(
+    process.execPath,
+    [
+      "-e",
+      `const db = new (require("better-sqlite3"))(process.argv[1]);
+       db.exec("begin immediate");
+       console.log("locked");
+       setTimeout(() => { db.exec("commit"); db.close(); }, ${ms});`,
+      location,
+    ],
+    { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const exited = once(holder, "exit");
+  await once(holder.stdout, "data");
+  return exited;
+}
