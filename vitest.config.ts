@@ -30,12 +30,29 @@ const POSTGRES_INCLUDE = [
   "test/import/**/*.test.ts",
 ];
 
-/** SQLite-only: the file format, its header guard, crash consistency, SQLite's own locks. */
+/**
+ * Not run again on PostgreSQL:
+ * - SQLite-only: the file format, its header guard, crash consistency, SQLite's own locks;
+ * - files whose subject is not the store, where the backend only holds a scan or two: pure
+ *   rules and renderers, parser limits (refused before anything is written), the lab's persona
+ *   switch, the server process's life cycle, the OpenAPI document, the rate limiter, and the lab
+ *   reports (the same report renderers read the store in report-cli, which does run on both).
+ *   Each still runs on SQLite in the default project.
+ */
 const POSTGRES_EXCLUDE = [
   "test/store/address-key.test.ts",
   "test/store/batch-statement.test.ts",
   "test/store/crash-consistency.test.ts",
   "test/store/open-store.test.ts",
+  "test/workflow/evidence-rules.test.ts",
+  "test/workflow/lab-patch.test.ts",
+  "test/reports/burndown.test.ts",
+  "test/reports/escaping.test.ts",
+  "test/reports/lab-reports.test.ts",
+  "test/import/hostile-import.test.ts",
+  "test/api/serve-cli.test.ts",
+  "test/api/openapi.test.ts",
+  "test/api/rate-limit.test.ts",
 ];
 
 export default defineConfig({

@@ -133,11 +133,16 @@ Exit status: 0 no host vulnerable, 1 at least one VULNERABLE verdict, 2 bad inpu
             ...(options.labDir !== undefined ? { stateDir: options.labDir } : {}),
           })
         : undefined;
-      if (lab) enterLab(lab);
+      // The store connects before the move into the lab's namespace (a database server on this
+      // namespace's loopback is out of reach from there).
+      const store = options.store ? await openStore(options.db) : undefined;
+      if (lab?.netnsPath) {
+        await store?.pinConnections();
+        enterLab(lab);
+      }
       // Without --port, every port the check can use: each check takes its own order (RPC: 135
       // first; SMB: 445, then 139 with a NetBIOS session when 445 is refused).
       const ports = options.port !== undefined ? [options.port] : [...check.ports];
-      const store = options.store ? await openStore(options.db) : undefined;
       const reports: HostCheckReport[] = [];
       try {
         const hosts = (function* () {

@@ -251,7 +251,11 @@ export async function executeScan(
     assertInScope(space, scope);
   }
 
-  if (params.lab) enterLab(params.lab);
+  if (params.lab?.netnsPath) {
+    // The store's connections must be made here, before the move into the lab's namespace.
+    await store.pinConnections();
+    enterLab(params.lab);
+  }
 
   const selection = selectEngine(params.engine, {
     hasIPv6: space.hasIPv6,

@@ -26,7 +26,7 @@ import {
   type ShieldVerification,
 } from "../shield/verify/verify-shield.js";
 import type { ShieldPlan } from "../shield/index.js";
-import { openStore } from "../store/index.js";
+import { openStore, type Store } from "../store/index.js";
 import { parseAddress, TargetSpace } from "../targets/index.js";
 
 export interface VerifyShieldOptions {
@@ -159,6 +159,23 @@ export async function runVerifyShield(options: VerifyShieldOptions): Promise<Ver
     options.ttl === undefined
       ? await loadRiskPolicy(options.policyFile === undefined ? {} : { path: options.policyFile })
       : undefined;
+  // The store connects before the move to the vantage (a database server on this namespace's
+  // loopback is out of reach from there); it is written only when every host held.
+  const store = options.db === undefined ? undefined : await openStore(options.db);
+  try {
+    await store?.pinConnections();
+    return await verifyFromVantage(plan, options, policy, store);
+  } finally {
+    await store?.close();
+  }
+}
+
+async function verifyFromVantage(
+  plan: ShieldPlan,
+  options: VerifyShieldOptions,
+  policy: Awaited<ReturnType<typeof loadRiskPolicy>> | undefined,
+  store: Store | undefined,
+): Promise<VerifyShieldResult> {
   if (options.from !== undefined) enterNamespace(options.from);
   const sourceAddress =
     options.sourceAddress ?? (await sourceAddressToward(plan.hosts[0]!.address));
@@ -179,13 +196,6 @@ export async function runVerifyShield(options: VerifyShieldOptions): Promise<Ver
         : policy!.controlTtl.perimeterBlock);
     return formatInstant(addIsoDuration(at, ttl));
   });
-  if (controls.length > 0 && options.db !== undefined) {
-    const store = await openStore(options.db);
-    try {
-      await store.recordControls(controls);
-    } finally {
-      await store.close();
-    }
-  }
+  if (controls.length > 0 && store !== undefined) await store.recordControls(controls);
   return { verification, controls };
 }

@@ -933,6 +933,15 @@ class KyselyStore implements Store {
     return this.#run((db) => findingStatesIn(db, filter, assetKeyIs));
   }
 
+  async pinConnections(): Promise<void> {
+    this.#assertOpen();
+    try {
+      await this.#backend.pinConnections?.();
+    } catch (error) {
+      throw this.#backend.translateError(error);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -21,6 +21,13 @@ export interface StoreBackend {
   readonly writeLock: WriteLock;
   /** Records the schema version where this backend's file-level guard reads it (SQLite header). */
   stampVersion(trx: Kysely<StoreDatabase>, version: number): Promise<void>;
+  /**
+   * Opens now every connection the backend will use and keeps them: the process is about to
+   * move into another network namespace (a lab, a vantage) where a database server on this
+   * namespace's loopback cannot be reached, and a socket keeps the namespace it was opened in.
+   * Absent where there is nothing to connect to (SQLite files).
+   */
+  pinConnections?(): Promise<void>;
   /** Driver errors to RingfenceErrors where the user can act on them; anything else unchanged. */
   translateError(error: unknown): unknown;
   close(): Promise<void>;

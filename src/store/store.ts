@@ -547,5 +547,10 @@ export interface Store {
   /** Sets revoked_at (kept if already set); undefined when no token has that name. */
   revokeApiToken(name: string, at: string): Promise<ApiTokenRecord | undefined>;
   /** Idempotent. */
+  /**
+   * Connects now, for good, before the process moves to another network namespace (see
+   * StoreBackend.pinConnections); a no-op for SQLite.
+   */
+  pinConnections(): Promise<void>;
   close(): Promise<void>;
 }

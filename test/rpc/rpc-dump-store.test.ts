@@ -201,7 +201,8 @@ describe("ringfence rpc dump stores the endpoint map", () => {
 
   it("refuses a --db it can never use before connecting", async () => {
     const before = listener.connections();
-    const result = await runCli([...args, "--db", "postgres://db/ringfence"]);
+    // A scheme no backend takes (no connection to anything is attempted, not even a DNS lookup).
+    const result = await runCli([...args, "--db", "mysql://127.0.0.1/ringfence"]);
     expect(result.code).toBe(4);
     expect(isOneLineError(result.stderr)).toBe(true);
     expect(listener.connections()).toBe(before);

@@ -9,6 +9,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isOneLineError, runCli } from "../helpers/cli.js";
 import { freeLoopbackPort } from "../helpers/postgres.js";
+import { labUp, readGroundTruth, type LabState } from "../../src/lab/index.js";
+import { openStore } from "../../src/store/index.js";
+import { cleanupLab, NEEDS_ROOT, privileged, uniqueLabName } from "../lab/helpers.js";
 import { createTestStoreLocation, type TestStoreLocation } from "../helpers/test-store.js";
 
 describe("CLI with --db from createTestStoreLocation()", () => {
@@ -84,4 +87,75 @@ describe("CLI with --db from createTestStoreLocation()", () => {
     expect(result.stderr).not.toContain("s3cret-pw");
     expect(result.stdout).toBe("");
   });
+});
+
+/**
+ * A namespaced lab moves the scanning process into the lab's network namespace, where a database
+ * server on this namespace's loopback is out of reach: the store must connect before the move
+ * (Store.pinConnections) and keep its connections, for the scan with its checks and for `check`.
+ */
+describe.skipIf(!privileged)(`CLI with --db and a namespaced lab [${NEEDS_ROOT}]`, () => {
+  let where: TestStoreLocation;
+  const labRef = { name: uniqueLabName("storecli"), stateDir: "" };
+  let lab: LabState;
+
+  beforeAll(async () => {
+    where = await createTestStoreLocation("rf-store-lab-");
+    labRef.stateDir = join(where.dir, "lab");
+    lab = await labUp({ ...labRef, hosts: 16, layout: "catalogue", mode: "netns" });
+  }, 60_000);
+  afterAll(async () => {
+    await cleanupLab(labRef.name, labRef.stateDir, lab?.netns ?? null);
+    await where.cleanup();
+  });
+
+  const labArgs = () => ["--lab-dir", labRef.stateDir, "--lab-name", labRef.name];
+
+  it("scans the lab with checks into the store, and check stores its run too", async () => {
+    const truth = await readGroundTruth(lab);
+    const scan = await runCli(
+      [
+        "scan",
+        lab.range,
+        "--db",
+        where.location,
+        "--json",
+        "--progress",
+        "none",
+        "--timeout",
+        "1s",
+        "--check-timeout",
+        "2s",
+        ...labArgs(),
+      ],
+      { timeoutMs: 120_000 },
+    );
+    expect(scan.stderr).toBe("");
+    expect(scan.code === 0 || scan.code === 1).toBe(true);
+    const summary = JSON.parse(scan.stdout) as { scan: { id: string; status: string } };
+    expect(summary.scan.status).toBe("completed");
+    const xp = truth.hosts.find((h) => h.persona === "xp-sp1")!;
+    const check = await runCli(
+      ["check", "ms03-039-kb824146scan", xp.address, "--db", where.location, ...labArgs()],
+      { timeoutMs: 60_000 },
+    );
+    expect(check.stderr).toBe("");
+    expect(check.code).toBe(1);
+    const store = await openStore(where.location);
+    try {
+      const hosts = await store.listHosts();
+      const expectedUp = truth.hosts.filter((h) => h.tcp.open.length > 0).map((h) => h.address);
+      for (const address of expectedUp) expect(hosts.map((h) => h.address)).toContain(address);
+      const runs = await store.listCheckRuns({ address: xp.address });
+      // One from the scan's check phase, one from `check`; both VULNERABLE.
+      expect(runs.filter((r) => r.checkId === "ms03-039-kb824146scan").length).toBe(2);
+      expect(
+        (await store.listFindings({ address: xp.address })).some(
+          (f) => f.advisory === "ms03-026" && f.verdict === "vulnerable",
+        ),
+      ).toBe(true);
+    } finally {
+      await store.close();
+    }
+  }, 180_000);
 });

@@ -103,6 +103,9 @@ export function createPostgresBackend(url: string, display: string): StoreBacken
     connectionString: url,
     max: POOL_SIZE,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    // Idle connections stay open: after pinConnections() the process may be in a network
+    // namespace where a new connection to this server cannot be made.
+    idleTimeoutMillis: 0,
     application_name: APPLICATION_NAME,
     types,
   });
@@ -119,6 +122,11 @@ export function createPostgresBackend(url: string, display: string): StoreBacken
     // The version lives in ringfence_meta only: there is no file header to stamp.
     stampVersion: async () => undefined,
     translateError: (error) => translatePostgresError(error, display),
+    async pinConnections() {
+      // Checked out together, so the pool opens all of them, then kept idle in the pool.
+      const clients = await Promise.all(Array.from({ length: POOL_SIZE }, () => pool.connect()));
+      for (const client of clients) client.release();
+    },
     close: () => backend.db.destroy(),
   };
   return backend;
