@@ -19,6 +19,7 @@ import type {
   AssessmentsTable,
   AssetsTable,
   CheckRunsTable,
+  FindingsTable,
   ObservationsTable,
   ScansTable,
   ServicesTable,
@@ -504,54 +505,65 @@ class KyselyStore implements Store {
     }
     const entries = [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
 
+    const findings = findingsInBatch(prepared);
+
     await this.#write(async (trx) => {
       const scanIds = new Set(prepared.map((run) => run.row.scan_id));
       for (const scanId of scanIds) {
         if (scanId !== null) await requireScanSeq(trx, scanId, this.location);
       }
       const assets = await writeAssets(trx, this.#statements, entries, now);
-      for (const run of prepared) {
-        const assetId = assets.ids.get(run.key) as number;
-        const { id: runId } = await trx
-          .insertInto("check_runs")
-          .values({ ...run.row, asset_id: assetId })
-          .returning("id")
-          .executeTakeFirstOrThrow();
-        for (const advisory of run.advisories) {
-          await trx
-            .insertInto("findings")
-            .values({
-              asset_id: assetId,
-              protocol: run.row.protocol,
-              port: run.row.port,
-              advisory,
-              check_id: run.row.check_id,
-              verdict: run.findingVerdict,
-              evidence_json: run.findingEvidenceJson,
-              reason: run.row.reason,
-              first_seen: run.row.finished_at,
-              last_seen: run.row.finished_at,
-              status: run.status,
-              last_run_id: runId,
-            })
-            .onConflict((oc) =>
-              oc
-                .columns(["asset_id", "protocol", "port", "advisory", "check_id"])
-                .doUpdateSet((eb) => ({
-                  verdict: eb.ref("excluded.verdict"),
-                  evidence_json: eb.ref("excluded.evidence_json"),
-                  reason: eb.ref("excluded.reason"),
-                  last_seen: eb.ref("excluded.last_seen"),
-                  status: eb.ref("excluded.status"),
-                  last_run_id: eb.ref("excluded.last_run_id"),
-                }))
-                // A run recorded late (it finished before the finding's latest run) is kept in
-                // check_runs but does not roll the finding back to its older verdict.
-                .whereRef("findings.last_seen", "<=", "excluded.last_seen"),
-            )
-            .execute();
-        }
+      const assetIds = prepared.map((run) => assets.ids.get(run.key) as number);
+      // Each finding names the id of its run, so the runs' ids must be known before the findings
+      // are written. A multi-row INSERT ... RETURNING id does not say which id went to which row
+      // (PostgreSQL does not document the order of RETURNING rows, nor that ids follow VALUES
+      // order), and a check run has no column of its own that would tell them apart. So the ids
+      // are reserved first, ascending in input order (listCheckRuns' recording order), and the
+      // runs inserted with them: under the write lock nobody else takes them in between.
+      const runIds = await this.#backend.reserveIds(trx, "check_runs", prepared.length);
+      const runValues: unknown[] = [];
+      prepared.forEach((run, index) => {
+        const row = run.row;
+        // CHECK_RUN_COLUMNS order.
+        runValues.push(
+          runIds[index],
+          row.scan_id,
+          assetIds[index],
+          row.address,
+          row.protocol,
+          row.port,
+          row.check_id,
+          row.verdict,
+          row.classification,
+          row.reason_code,
+          row.reason,
+          row.evidence_json,
+          row.started_at,
+          row.finished_at,
+        );
+      });
+      await this.#statements.insertCheckRuns.execute(trx, runValues, {});
+
+      const findingValues: unknown[] = [];
+      for (const finding of findings) {
+        const run = prepared[finding.run] as PreparedCheckRun;
+        // FINDING_COLUMNS order.
+        findingValues.push(
+          assetIds[finding.run],
+          run.row.protocol,
+          run.row.port,
+          finding.advisory,
+          run.row.check_id,
+          run.findingVerdict,
+          run.findingEvidenceJson,
+          run.row.reason,
+          finding.firstSeen,
+          run.row.finished_at,
+          run.status,
+          runIds[finding.run],
+        );
       }
+      await this.#statements.upsertFindings.execute(trx, findingValues, {});
     });
   }
 
@@ -1198,6 +1210,44 @@ const ASSET_COLUMNS = [
   "first_seen",
 ] as const satisfies readonly (keyof AssetValues)[];
 
+/**
+ * A check run as recordCheckRuns inserts it: with the id it reserved (see reserveIds). A CHUNK of
+ * check runs or findings binds 256 x 14 or 256 x 12 parameters, well under MAX_PARAMETERS.
+ */
+type CheckRunValues = Omit<CheckRunsTable, "id"> & { id: number };
+type FindingValues = Omit<FindingsTable, "id">;
+
+const CHECK_RUN_COLUMNS = [
+  "id",
+  "scan_id",
+  "asset_id",
+  "address",
+  "protocol",
+  "port",
+  "check_id",
+  "verdict",
+  "classification",
+  "reason_code",
+  "reason",
+  "evidence_json",
+  "started_at",
+  "finished_at",
+] as const satisfies readonly (keyof CheckRunValues)[];
+const FINDING_COLUMNS = [
+  "asset_id",
+  "protocol",
+  "port",
+  "advisory",
+  "check_id",
+  "verdict",
+  "evidence_json",
+  "reason",
+  "first_seen",
+  "last_seen",
+  "status",
+  "last_run_id",
+] as const satisfies readonly (keyof FindingValues)[];
+
 /** Rows as the columns list orders them, so that kysely's parameters are the flat values in order. */
 function inColumnOrder<Row extends object>(columns: readonly (keyof Row)[], rows: Row[]): Row[] {
   return rows.map(
@@ -1294,6 +1344,39 @@ function batchStatements() {
             })),
           ),
     }),
+    insertCheckRuns: new BatchStatement({
+      chunk: CHUNK,
+      columns: CHECK_RUN_COLUMNS,
+      args: [],
+      build: (db, rows: CheckRunValues[]) =>
+        db.insertInto("check_runs").values(inColumnOrder(CHECK_RUN_COLUMNS, rows)),
+    }),
+    // One row per finding: a multi-row upsert must not touch a row twice (PostgreSQL refuses
+    // it), so findingsInBatch leaves one row per key.
+    upsertFindings: new BatchStatement({
+      chunk: CHUNK,
+      columns: FINDING_COLUMNS,
+      args: [],
+      build: (db, rows: FindingValues[]) =>
+        db
+          .insertInto("findings")
+          .values(inColumnOrder(FINDING_COLUMNS, rows))
+          .onConflict((oc) =>
+            oc
+              .columns(["asset_id", "protocol", "port", "advisory", "check_id"])
+              .doUpdateSet((eb) => ({
+                verdict: eb.ref("excluded.verdict"),
+                evidence_json: eb.ref("excluded.evidence_json"),
+                reason: eb.ref("excluded.reason"),
+                last_seen: eb.ref("excluded.last_seen"),
+                status: eb.ref("excluded.status"),
+                last_run_id: eb.ref("excluded.last_run_id"),
+              }))
+              // A run recorded late (it finished before the finding's latest run) is kept in
+              // check_runs but does not roll the finding back to its older verdict.
+              .whereRef("findings.last_seen", "<=", "excluded.last_seen"),
+          ),
+    }),
     upsertServices: new BatchStatement({
       chunk: CHUNK,
       columns: SERVICE_COLUMNS,
@@ -1362,6 +1445,42 @@ interface PreparedCheckRun {
   findingVerdict: FindingVerdict;
   findingEvidenceJson: string;
   status: "open" | "closed";
+}
+
+/** A finding that one recordCheckRuns call writes. */
+interface FindingInBatch {
+  advisory: string;
+  /** Index of the run whose verdict the finding ends with. */
+  run: number;
+  /** finished_at of the batch's first run of it: first_seen if the finding is new. */
+  firstSeen: string;
+}
+
+/**
+ * The findings of a batch of runs, one per (address, protocol, port, advisory, check id) in the
+ * order they first appear, each as upserting the runs one by one in input order would leave it.
+ * Each upsert applies when the finding's last_seen <= the run's finished_at, so the finding ends
+ * with the run that finished last, on a tie the later one in input order (every other run is
+ * either older than it, or applied before it and overwritten), unless the stored finding is newer
+ * than all of them, which the upsert's condition still decides. A new finding is inserted by the
+ * first run and keeps that run's finished_at as first_seen. Timestamps are compared as the text
+ * they are stored as (ISO 8601 UTC), as the upsert compares them.
+ */
+function findingsInBatch(runs: readonly PreparedCheckRun[]): FindingInBatch[] {
+  const byKey = new Map<string, FindingInBatch>();
+  runs.forEach((run, index) => {
+    const { protocol, port, check_id: checkId, finished_at: finishedAt } = run.row;
+    for (const advisory of run.advisories) {
+      const key = JSON.stringify([run.key, protocol, port, advisory, checkId]);
+      const seen = byKey.get(key);
+      if (seen === undefined) {
+        byKey.set(key, { advisory, run: index, firstSeen: finishedAt });
+      } else if (finishedAt >= (runs[seen.run] as PreparedCheckRun).row.finished_at) {
+        seen.run = index;
+      }
+    }
+  });
+  return [...byKey.values()];
 }
 
 /** Validates one CheckRunInput (index for the message); RINGFENCE_USAGE says what is wrong. */

@@ -3,6 +3,9 @@ import type { StoreDatabase } from "./schema.js";
 
 export type DialectName = "sqlite" | "postgres";
 
+/** Tables whose rows the store inserts with ids it reserved first (see reserveIds). */
+export type ReservedIdTable = "check_runs";
+
 /**
  * What a database backend gives the portable store: a kysely instance on a guarded, migrated
  * database, and the few statements that differ by dialect. Everything else is shared SQL.
@@ -28,6 +31,12 @@ export interface StoreBackend {
    * Absent where there is nothing to connect to (SQLite files).
    */
   pinConnections?(): Promise<void>;
+  /**
+   * `count` unused ids of `table`, ascending, for rows that the write transaction `trx` then
+   * inserts with these ids. Only within a write transaction: the write lock keeps other writers
+   * from taking the same ids (SQLite) or from interleaving theirs (PostgreSQL).
+   */
+  reserveIds(trx: Kysely<StoreDatabase>, table: ReservedIdTable, count: number): Promise<number[]>;
   /** Driver errors to RingfenceErrors where the user can act on them; anything else unchanged. */
   translateError(error: unknown): unknown;
   close(): Promise<void>;

@@ -1,6 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { findingFromStoreRow, type FindingRow } from "../../src/risk/index.js";
-import { openStore, type CheckRunInput, type Store } from "../../src/store/index.js";
+import {
+  openStore,
+  type CheckRunInput,
+  type FindingRecord,
+  type Store,
+} from "../../src/store/index.js";
 import { createTestStoreLocation, type TestStoreLocation } from "../helpers/test-store.js";
 import { isPostgresLocation, probe, sqlRows } from "./store-test-helpers.js";
 
@@ -34,6 +39,11 @@ const steps = [
   { step: "bind", ok: true },
   { step: "request", opnum: 4, status: "0x1c010003" },
 ];
+
+/** A check's verdict as the findings table spells it. */
+function findingVerdictOf(verdict: string): string {
+  return verdict.toLowerCase().replaceAll("_", "-");
+}
 
 function run(overrides: Partial<CheckRunInput> = {}): CheckRunInput {
   return {
@@ -261,6 +271,155 @@ describe("recordCheckRuns", () => {
     expect(await store.listFindings()).toEqual([
       expect.objectContaining({ advisory: "ms03-039", verdict: "not-vulnerable", lastRunId: 2 }),
     ]);
+  });
+
+  it("settles a batch's runs of one finding as recording them one by one would", async () => {
+    const at = (
+      day: number,
+      address: string,
+      verdict: CheckRunInput["verdict"],
+      advisories: string[],
+    ) =>
+      run({
+        address,
+        verdict,
+        advisories,
+        startedAt: `2024-05-0${day}T10:00:00.000Z`,
+        finishedAt: `2024-05-0${day}T10:00:01.000Z`,
+      });
+    const both = ["ms03-026", "ms03-039"];
+    // Finished in shuffled order; runs 4 and 7 finish at the same instant.
+    await store.recordCheckRuns([
+      at(3, "10.9.0.1", "VULNERABLE", both), // 1
+      at(2, "10.9.0.2", "NOT_VULNERABLE", ["ms03-039"]), // 2
+      at(1, "10.9.0.1", "NOT_VULNERABLE", ["ms03-039"]), // 3
+      at(5, "10.9.0.1", "UNKNOWN", both), // 4
+      at(1, "10.9.0.2", "VULNERABLE", ["ms03-039"]), // 5
+      at(2, "10.9.0.1", "NOT_APPLICABLE", ["ms03-026"]), // 6
+      at(5, "10.9.0.1", "NOT_VULNERABLE", ["ms03-039"]), // 7
+    ]);
+    const day = (d: number) => `2024-05-0${d}T10:00:01.000Z`;
+    const settled = (findings: Record<string, unknown>[]) =>
+      findings.map((f) => expect.objectContaining(f));
+    // The latest run wins (on a tie the later one), first_seen is the first run's.
+    expect(await store.listFindings()).toEqual(
+      settled([
+        {
+          address: "10.9.0.1",
+          advisory: "ms03-026",
+          verdict: "unknown",
+          status: "open",
+          firstSeen: day(3),
+          lastSeen: day(5),
+          lastRunId: 4,
+        },
+        {
+          address: "10.9.0.1",
+          advisory: "ms03-039",
+          verdict: "not-vulnerable",
+          status: "closed",
+          firstSeen: day(3),
+          lastSeen: day(5),
+          lastRunId: 7,
+        },
+        {
+          address: "10.9.0.2",
+          advisory: "ms03-039",
+          verdict: "not-vulnerable",
+          status: "closed",
+          firstSeen: day(2),
+          lastSeen: day(2),
+          lastRunId: 2,
+        },
+      ]),
+    );
+
+    // A second batch: a late run older than both of 10.9.0.1's findings changes neither; one as
+    // recent as 10.9.0.2's finding replaces it, an older one after it does not.
+    await store.recordCheckRuns([
+      at(4, "10.9.0.1", "VULNERABLE", both), // 8
+      at(2, "10.9.0.2", "VULNERABLE", ["ms03-039"]), // 9
+      at(1, "10.9.0.2", "NOT_APPLICABLE", ["ms03-039"]), // 10
+    ]);
+    const findings = await store.listFindings();
+    expect(findings).toEqual(
+      settled([
+        { address: "10.9.0.1", advisory: "ms03-026", verdict: "unknown", lastRunId: 4 },
+        { address: "10.9.0.1", advisory: "ms03-039", verdict: "not-vulnerable", lastRunId: 7 },
+        {
+          address: "10.9.0.2",
+          advisory: "ms03-039",
+          verdict: "vulnerable",
+          status: "open",
+          firstSeen: day(2),
+          lastSeen: day(2),
+          lastRunId: 9,
+        },
+      ]),
+    );
+
+    // Every run is stored, in recording order, and each finding's last run is the run it shows.
+    const runs = await store.listCheckRuns();
+    expect(runs.map((r) => [r.id, r.address, r.verdict, r.finishedAt])).toEqual([
+      [1, "10.9.0.1", "VULNERABLE", day(3)],
+      [2, "10.9.0.2", "NOT_VULNERABLE", day(2)],
+      [3, "10.9.0.1", "NOT_VULNERABLE", day(1)],
+      [4, "10.9.0.1", "UNKNOWN", day(5)],
+      [5, "10.9.0.2", "VULNERABLE", day(1)],
+      [6, "10.9.0.1", "NOT_APPLICABLE", day(2)],
+      [7, "10.9.0.1", "NOT_VULNERABLE", day(5)],
+      [8, "10.9.0.1", "VULNERABLE", day(4)],
+      [9, "10.9.0.2", "VULNERABLE", day(2)],
+      [10, "10.9.0.2", "NOT_APPLICABLE", day(1)],
+    ]);
+    for (const finding of findings) {
+      const last = runs.find((r) => r.id === finding.lastRunId);
+      expect(last).toMatchObject({ address: finding.address, finishedAt: finding.lastSeen });
+      expect(findingVerdictOf(last!.verdict)).toBe(finding.verdict);
+    }
+  });
+
+  it("writes a large batch (several statements) as recording its runs one by one does", async () => {
+    // 600 runs on 8 services, 2 advisories each, finished at few distinct instants (ties) in
+    // a scrambled order: more runs than one multi-row statement holds.
+    const verdicts: CheckRunInput["verdict"][] = [
+      "VULNERABLE",
+      "NOT_VULNERABLE",
+      "UNKNOWN",
+      "NOT_APPLICABLE",
+    ];
+    const batch = Array.from({ length: 600 }, (_, i) => {
+      const scrambled = (i * 7919) % 601;
+      const minute = String(scrambled % 13).padStart(2, "0");
+      return run({
+        address: `10.9.1.${(scrambled % 4) + 1}`,
+        port: scrambled % 3 === 0 ? 593 : 135,
+        advisories: scrambled % 5 === 0 ? ["ms03-026"] : ["ms03-026", "ms03-039"],
+        verdict: verdicts[scrambled % verdicts.length]!,
+        reason: `run ${i}`,
+        startedAt: `2024-05-01T10:${minute}:00.000Z`,
+        finishedAt: `2024-05-01T10:${minute}:01.000Z`,
+      });
+    });
+    const reference = await createTestStoreLocation();
+    const oneByOne = await openStore(reference.location);
+    try {
+      // Half of them already recorded: the batch meets stored findings too.
+      for (const input of batch.slice(0, 300)) await oneByOne.recordCheckRuns([input]);
+      await store.recordCheckRuns(batch.slice(0, 300));
+      for (const input of batch.slice(300)) await oneByOne.recordCheckRuns([input]);
+      await store.recordCheckRuns(batch.slice(300));
+
+      const comparable = (findings: FindingRecord[]) =>
+        findings.map(({ id: _id, assetId: _assetId, ...rest }) => rest);
+      const findings = await store.listFindings();
+      expect(findings).toHaveLength(16);
+      expect(comparable(findings)).toEqual(comparable(await oneByOne.listFindings()));
+      expect(await store.listCheckRuns()).toEqual(await oneByOne.listCheckRuns());
+    } finally {
+      await oneByOne.close();
+      await reference.cleanup();
+    }
   });
 
   it("writes rows the risk adapter reads, not-applicable included", async () => {

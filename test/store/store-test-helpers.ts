@@ -10,6 +10,7 @@ import { createKyselyStore } from "../../src/store/kysely-store.js";
 import { migrateTo } from "../../src/store/migrations.js";
 import { createPostgresBackend } from "../../src/store/postgres/postgres-backend.js";
 import type { StoreDatabase } from "../../src/store/schema.js";
+import { reserveSqliteIds } from "../../src/store/sqlite/sqlite-backend.js";
 import { RINGFENCE_APPLICATION_ID } from "../../src/store/sqlite/sqlite-inspector.js";
 import type { Store } from "../../src/store/store.js";
 import { WriteLock, type StoreBackend } from "../../src/store/store-backend.js";
@@ -161,6 +162,7 @@ export async function openStoreAtVersion(path: string, version: number): Promise
       await sql.raw(`pragma application_id = ${RINGFENCE_APPLICATION_ID}`).execute(trx);
       await sql.raw(`pragma user_version = ${stamped}`).execute(trx);
     },
+    reserveIds: reserveSqliteIds,
     translateError: (error) => error,
     close: () => backend.db.destroy(),
   };

@@ -3,7 +3,7 @@ import Database from "better-sqlite3";
 import { Kysely, SqliteDialect, sql, type SqliteDatabase, type SqliteStatement } from "kysely";
 import { LATEST_SCHEMA_VERSION, migrateToLatest } from "../migrations.js";
 import type { StoreDatabase } from "../schema.js";
-import { WriteLock, type StoreBackend } from "../store-backend.js";
+import { WriteLock, type ReservedIdTable, type StoreBackend } from "../store-backend.js";
 import { translateSqliteError } from "./sqlite-errors.js";
 import { inspectSqliteFile, RINGFENCE_APPLICATION_ID } from "./sqlite-inspector.js";
 
@@ -65,6 +65,7 @@ export async function openSqliteBackend(path: string): Promise<StoreBackend> {
       await sql.raw(`pragma application_id = ${RINGFENCE_APPLICATION_ID}`).execute(trx);
       await sql.raw(`pragma user_version = ${Math.trunc(version)}`).execute(trx);
     },
+    reserveIds: reserveSqliteIds,
     translateError: (error) => translateSqliteError(error, path),
     close: () => backend.db.destroy(),
   };
@@ -78,6 +79,25 @@ export async function openSqliteBackend(path: string): Promise<StoreBackend> {
     }
   }
   return backend;
+}
+
+/**
+ * The ids after the table's largest, which is what SQLite itself would give the rows: an INTEGER
+ * PRIMARY KEY without AUTOINCREMENT takes max(rowid) + 1 (SQLite manual, "Rowids and the
+ * AUTOINCREMENT Keyword"). BEGIN IMMEDIATE holds the database's write lock from the start of the
+ * transaction, so no other connection can insert between this read and the caller's insert.
+ */
+export async function reserveSqliteIds(
+  trx: Kysely<StoreDatabase>,
+  table: ReservedIdTable,
+  count: number,
+): Promise<number[]> {
+  const row = await trx
+    .selectFrom(table)
+    .select((eb) => eb.fn.max("id").as("max"))
+    .executeTakeFirst();
+  const first = Number(row?.max ?? 0) + 1;
+  return Array.from({ length: count }, (_, i) => first + i);
 }
 
 /** One lock per database file in this process, shared by every Store opened on it. */
@@ -95,7 +115,7 @@ function writeLockFor(path: string): WriteLock {
 }
 
 /**
- * Prepared statements kept per connection: the batch writer alone uses ~60 (six statements at
+ * Prepared statements kept per connection: the batch writers alone use ~80 (eight statements at
  * up to nine row counts each, see BatchStatement), and the queries must not push them out.
  */
 const MAX_STATEMENTS = 160;
