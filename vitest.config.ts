@@ -35,8 +35,9 @@ const POSTGRES_INCLUDE = [
  * - SQLite-only: the file format, its header guard, crash consistency, SQLite's own locks;
  * - files whose subject is not the store, where the backend only holds a scan or two: pure
  *   rules and renderers, parser limits (refused before anything is written), the lab's persona
- *   switch, the server process's life cycle, the OpenAPI document, the rate limiter, and the lab
- *   reports (the same report renderers read the store in report-cli, which does run on both).
+ *   switch, the server process's life cycle, the OpenAPI document, the rate limiter, the lab
+ *   reports (the same report renderers read the store in report-cli, which does run on both),
+ *   and CLI/API paths whose store calls the files that do run on both already make.
  *   Each still runs on SQLite in the default project.
  */
 const POSTGRES_EXCLUDE = [
@@ -53,6 +54,11 @@ const POSTGRES_EXCLUDE = [
   "test/api/serve-cli.test.ts",
   "test/api/openapi.test.ts",
   "test/api/rate-limit.test.ts",
+  // The CLI's and the event stream's use of the store is the same as full-loop's and
+  // authorization-matrix's, which do run on PostgreSQL; the lab scan is a bind-mode lab check.
+  "test/workflow/workflow-cli.test.ts",
+  "test/api/scan-events.test.ts",
+  "test/api/lab-scan.test.ts",
 ];
 
 export default defineConfig({

@@ -4,8 +4,8 @@ import { basename, dirname, join } from "node:path";
 import { Command, Option } from "commander";
 import { loadAdvisoryCatalog } from "../advisories/index.js";
 import { RingfenceError } from "../errors.js";
-import { IMPORT_FORMAT_CHOICES, type ImportFormatChoice } from "../interchange/index.js";
-import { importScanFile } from "../jobs/import-job.js";
+import { IMPORT_FORMATS } from "../interchange/imported-scan.js";
+import type { ImportFormatChoice } from "../interchange/index.js";
 import {
   diffScans,
   loadReportModel,
@@ -99,7 +99,7 @@ Formats:
     .argument("<file>", "the result file")
     .addOption(
       new Option("--format <format>", "the file's format")
-        .choices(IMPORT_FORMAT_CHOICES as string[])
+        .choices(["auto", ...IMPORT_FORMATS])
         .default("auto"),
     )
     .option("--scope <file>", "authorized scope (YAML); default: the built-in lab's range only")
@@ -129,6 +129,8 @@ hosts and services are identified by address and protocol/port, never duplicated
         },
       ) =>
         withStore(options.db, async (store) => {
+          // The XML parser and the readers load only for `import` (CLI start-up time).
+          const { importScanFile } = await import("../jobs/import-job.js");
           const result = await importScanFile(store, {
             file,
             format: options.format,

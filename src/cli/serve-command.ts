@@ -6,7 +6,6 @@
  */
 import { isIP } from "node:net";
 import { Command, Option } from "commander";
-import { buildApiServer } from "../api/index.js";
 import { RingfenceError } from "../errors.js";
 import { openStore } from "../store/index.js";
 import { collect, dbOption, parseCount } from "./main.js";
@@ -41,6 +40,8 @@ async function serveCommand(options: ServeOptions, command: Command): Promise<vo
       { hint: `pass --host ${options.host} on the command line if you mean it` },
     );
   const store = await openStore(options.db);
+  // Fastify and the API load only for `serve` (CLI start-up time for every other command).
+  const { buildApiServer } = await import("../api/index.js");
   const server = await buildApiServer({
     store,
     ...(options.scope === undefined ? {} : { scopeFile: options.scope }),

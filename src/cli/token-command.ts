@@ -3,7 +3,7 @@
  * bootstrap: the first admin token comes from here, printed once (only its hash is stored).
  */
 import { Command, InvalidArgumentError, Option } from "commander";
-import { checkTokenName, issueToken, parseRole, publicToken } from "../api/index.js";
+import { checkTokenName, issueToken, parseRole, publicToken } from "../api/api-tokens.js";
 import { RingfenceError } from "../errors.js";
 import { openStore, type ApiRole } from "../store/index.js";
 import { dbOption } from "./main.js";

@@ -4,13 +4,12 @@
  */
 import { checkById } from "../checks/index.js";
 import type { AdvisoryCatalog } from "../advisories/index.js";
-import {
-  renderFindingsCsv,
-  renderJsonLines,
-  renderNmapXml,
-  renderSarif,
-  type SarifCheckInfo,
-} from "../interchange/index.js";
+// The writers' own modules, not the interchange index: that also loads the import readers and
+// their XML parser, which every command that prints a report would pay for at start-up.
+import { renderFindingsCsv } from "../interchange/csv-writer.js";
+import { renderJsonLines } from "../interchange/jsonl-writer.js";
+import { renderNmapXml } from "../interchange/nmap-xml-writer.js";
+import { renderSarif, type SarifCheckInfo } from "../interchange/sarif-writer.js";
 import { renderHtmlReport } from "./html-reporter.js";
 import type { ReportModel } from "./report-model.js";
 

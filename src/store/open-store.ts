@@ -1,5 +1,4 @@
 import { createKyselyStore } from "./kysely-store.js";
-import { openPostgresBackend } from "./postgres/postgres-backend.js";
 import { openSqliteBackend } from "./sqlite/sqlite-backend.js";
 import type { Store } from "./store.js";
 import { DEFAULT_STORE_LOCATION, parseStoreLocation } from "./store-location.js";
@@ -13,9 +12,12 @@ import { DEFAULT_STORE_LOCATION, parseStoreLocation } from "./store-location.js"
  */
 export async function openStore(location: string = DEFAULT_STORE_LOCATION): Promise<Store> {
   const parsed = parseStoreLocation(location);
+  // The PostgreSQL driver loads only when a postgres:// URL asks for it (CLI start-up time).
   const backend =
     parsed.kind === "postgres"
-      ? await openPostgresBackend(parsed.url, parsed.display)
+      ? await (
+          await import("./postgres/postgres-backend.js")
+        ).openPostgresBackend(parsed.url, parsed.display)
       : await openSqliteBackend(parsed.path);
   return createKyselyStore(backend);
 }
