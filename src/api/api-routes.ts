@@ -9,7 +9,7 @@ import { z } from "zod";
 import { emptySite, loadRiskPolicy, loadSiteFile, parsePolicyFile } from "../risk/index.js";
 import { parseCheckSelection } from "../checks/index.js";
 import { RingfenceError } from "../errors.js";
-import { assessInventory, assessmentRow, DEFAULT_VANTAGE, parseAsOf } from "../jobs/assess-job.js";
+import { assessStore, DEFAULT_VANTAGE, parseAsOf } from "../jobs/assess-job.js";
 import { prepareScan, type ScanRequest } from "../jobs/scan-job.js";
 import { formatInstant } from "../advisories/index.js";
 import { loadScope, parseScopeFile, type Scope } from "../scope/index.js";
@@ -330,24 +330,10 @@ const RISK_ROUTES: ApiRoute[] = [
       const policy = await loadRiskPolicy(policyOptions(ctx));
       const site = ctx.siteFile === undefined ? emptySite() : await loadSiteFile(ctx.siteFile);
       const inputs = { catalog, policy, site, intel: { kev: [], epss: [], exploitation: [] } };
-      const findings = await ctx.store.listFindings({ status: "open" });
-      const services = await ctx.store.listServices({ state: "open" });
-      const controls = await ctx.store.listControls();
-      const { assessed, skipped, inputsJson } = assessInventory(
-        inputs,
-        findings,
-        services,
-        asOf,
-        vantage,
-        controls,
-      );
       // recordAssessments writes the audit entries (kind "assessment") with this actor.
-      await ctx.store.recordAssessments(
-        assessed.map(({ finding, assessment }) =>
-          assessmentRow(finding.id, assessment, inputsJson.get(finding.id) ?? null),
-        ),
-        { actor: apiActor(token) },
-      );
+      const { assessed, skipped } = await assessStore(ctx.store, inputs, asOf, vantage, {
+        actor: apiActor(token),
+      });
       return ok(
         {
           asOf,

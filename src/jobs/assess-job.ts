@@ -54,6 +54,7 @@ import {
   type AssessmentInput,
   type FindingRecord,
   type ServiceRow,
+  type Store,
   withStore,
 } from "../store/index.js";
 import { parseAddress } from "../targets/index.js";
@@ -306,6 +307,38 @@ export function assessInventory(
   return { assessed, skipped, inputsJson };
 }
 
+/**
+ * Assesses every open finding of the store (with its open services and controls) as of `asOf`
+ * and records the assessments, their audit entries under `actor` when one is given. What
+ * `ringfence assess` and the API's POST /assessments both do once their inputs are loaded.
+ */
+export async function assessStore(
+  store: Store,
+  inputs: Parameters<typeof assessInventory>[0],
+  asOf: string,
+  vantage: Parameters<typeof assessInventory>[4],
+  options: { actor?: string } = {},
+): Promise<Pick<ReturnType<typeof assessInventory>, "assessed" | "skipped">> {
+  const findings = await store.listFindings({ status: "open" });
+  const services = await store.listServices({ state: "open" });
+  const controls = await store.listControls();
+  const { assessed, skipped, inputsJson } = assessInventory(
+    inputs,
+    findings,
+    services,
+    asOf,
+    vantage,
+    controls,
+  );
+  await store.recordAssessments(
+    assessed.map(({ finding, assessment }) =>
+      assessmentRow(finding.id, assessment, inputsJson.get(finding.id) ?? null),
+    ),
+    options.actor === undefined ? undefined : { actor: options.actor },
+  );
+  return { assessed, skipped };
+}
+
 /** Loads the inputs, assesses every open finding as of `asOf`, stores the assessments. */
 export async function runAssessJob(options: AssessJobOptions): Promise<AssessJobResult> {
   const asOf =
@@ -315,22 +348,7 @@ export async function runAssessJob(options: AssessJobOptions): Promise<AssessJob
   const vantage = options.vantage ?? DEFAULT_VANTAGE;
   const inputs = await loadInputs(options);
   return withStore(options.db, async (store) => {
-    const findings = await store.listFindings({ status: "open" });
-    const services = await store.listServices({ state: "open" });
-    const controls = await store.listControls();
-    const { assessed, skipped, inputsJson } = assessInventory(
-      inputs,
-      findings,
-      services,
-      asOf,
-      vantage,
-      controls,
-    );
-    await store.recordAssessments(
-      assessed.map(({ finding, assessment }) =>
-        assessmentRow(finding.id, assessment, inputsJson.get(finding.id) ?? null),
-      ),
-    );
+    const { assessed, skipped } = await assessStore(store, inputs, asOf, vantage);
     return {
       asOf,
       vantage,
