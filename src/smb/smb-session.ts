@@ -325,14 +325,7 @@ export async function openIpcSession(
     const session = await smb2NullSession(client, log, n);
     if (!session.established) {
       client.close();
-      return (
-        session.failure ??
-        smbFailure(
-          "status",
-          `${connection.label}: no anonymous session (${session.status === null ? "no status" : describeStatus(session.status)})`,
-          session.status !== null ? { status: session.status } : {},
-        )
-      );
+      return sessionRefused(connection.label, "anonymous session", session);
     }
     const tree = await client.treeConnect(ipc);
     if (isSmbFailure(tree)) {
@@ -379,14 +372,7 @@ export async function openIpcSession(
   const session = await smb1NullSession(client, log, n);
   if (!session.established) {
     client.close();
-    return (
-      session.failure ??
-      smbFailure(
-        "status",
-        `${connection.label}: no null session (${session.status === null ? "no status" : describeStatus(session.status)})`,
-        session.status !== null ? { status: session.status } : {},
-      )
-    );
+    return sessionRefused(connection.label, "null session", session);
   }
   const tree = await client.treeConnect(ipc);
   if (isSmbFailure(tree)) {
@@ -438,4 +424,16 @@ function smb1Pipe(client: Smb1Client, fid: number): SmbPipe {
       client.close();
     },
   };
+}
+
+/** Why a session was not established: the client's own failure, else the server's status. */
+function sessionRefused(label: string, what: string, session: NullSessionResult): SmbFailure {
+  return (
+    session.failure ??
+    smbFailure(
+      "status",
+      `${label}: no ${what} (${session.status === null ? "no status" : describeStatus(session.status)})`,
+      session.status !== null ? { status: session.status } : {},
+    )
+  );
 }
